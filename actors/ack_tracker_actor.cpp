@@ -1,0 +1,150 @@
+#include "actors/ack_tracker_actor.hpp"
+
+#include "store/cursor_store.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+namespace wabridge {
+namespace {
+
+constexpr auto journal_timeout = std::chrono::seconds(30);
+// The long-poll reply may take up to wait_ms; give the journal that plus slack.
+constexpr int64_t reply_slack_ms = 5'000;
+
+struct consumer_entry {
+  store::consumer_cursor cursor;
+  uint64_t delivered_seq = 0; // highest seq handed to this consumer (in memory only)
+};
+
+struct ack_state {
+  ack_tracker_config cfg;
+  std::shared_ptr<store::cursor_store> store;
+  std::map<std::string, consumer_entry> consumers;
+  static inline const char* name = "ack_tracker";
+};
+
+using ack_self = ack_tracker_actor::stateful_pointer<ack_state>;
+
+uint64_t acked_floor(const ack_state& st) {
+  if (st.consumers.empty()) return 0;
+  uint64_t floor = UINT64_MAX;
+  for (const auto& [name, entry] : st.consumers) floor = std::min(floor, entry.cursor.acked_seq);
+  return floor;
+}
+
+// Persists a moved cursor, then lets the journal compact below the new floor.
+caf::error advance(ack_self self, const std::string& consumer, consumer_entry& entry,
+                   uint64_t to, bool explicit_ack) {
+  auto& st = self->state;
+  store::consumer_cursor next = entry.cursor;
+  next.acked_seq = std::max(next.acked_seq, to);
+  next.explicit_acks = next.explicit_acks || explicit_ack;
+  next.updated_at_ms = now_ms();
+  if (auto err = st.store->save(consumer, next)) return err;
+  entry.cursor = next;
+  self->send(st.cfg.journal, compact_request{acked_floor(st)});
+  return {};
+}
+
+consumer_entry& entry_for(ack_state& st, const std::string& consumer) {
+  return st.consumers[consumer]; // a new consumer starts at 0: it sees all retained events
+}
+
+ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
+                                          std::shared_ptr<store::cursor_store> store,
+                                          std::map<std::string, store::consumer_cursor> loaded) {
+  self->state.cfg = std::move(cfg);
+  self->state.store = std::move(store);
+  for (auto& [name, cursor] : loaded) self->state.consumers[name].cursor = cursor;
+  self->send(self->state.cfg.journal, compact_request{acked_floor(self->state)});
+  return {
+      [self](poll_request& req) -> caf::typed_response_promise<event_page> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<event_page>();
+        auto& entry = entry_for(st, req.consumer);
+        // Implicit ack: a consumer that never acks has accepted what the
+        // previous poll gave it once it comes back for more.
+        if (!entry.cursor.explicit_acks && entry.delivered_seq > entry.cursor.acked_seq) {
+          if (auto err = advance(self, req.consumer, entry, entry.delivered_seq, false)) {
+            promise.deliver(err);
+            return promise;
+          }
+        }
+        const std::string consumer = req.consumer;
+        const uint64_t after = entry.cursor.acked_seq;
+        const auto timeout = std::chrono::milliseconds(std::max<int64_t>(req.wait_ms, 0) +
+                                                       reply_slack_ms) +
+                             journal_timeout;
+        self->request(st.cfg.journal, timeout, read_request{after, req.limit, req.wait_ms})
+            .then(
+                [self, promise, consumer](event_page& page) mutable {
+                  auto it = self->state.consumers.find(consumer);
+                  if (it != self->state.consumers.end() && page.last_seq > it->second.delivered_seq)
+                    it->second.delivered_seq = page.last_seq;
+                  promise.deliver(std::move(page));
+                },
+                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        return promise;
+      },
+      [self](ack_request& req) -> caf::typed_response_promise<ack_reply> {
+        auto promise = self->make_response_promise<ack_reply>();
+        self->request(self->state.cfg.journal, journal_timeout, stats_atom::value)
+            .then(
+                [self, promise, req](journal_stats& stats) mutable {
+                  auto& st = self->state;
+                  if (req.up_to_seq > stats.last_seq) {
+                    promise.deliver(make_error(
+                        errc::ack_beyond_newest,
+                        "up_to_seq " + std::to_string(req.up_to_seq) + " is past the newest seq " +
+                            std::to_string(stats.last_seq)));
+                    return;
+                  }
+                  auto& entry = entry_for(st, req.consumer);
+                  const bool moves = req.up_to_seq > entry.cursor.acked_seq;
+                  if (moves || !entry.cursor.explicit_acks) {
+                    if (auto err = advance(self, req.consumer, entry, req.up_to_seq, true)) {
+                      promise.deliver(err);
+                      return;
+                    }
+                  }
+                  promise.deliver(ack_reply{req.consumer, entry.cursor.acked_seq});
+                },
+                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        return promise;
+      },
+      [self](stats_atom) -> ack_stats {
+        auto& st = self->state;
+        ack_stats out;
+        for (const auto& [name, entry] : st.consumers) {
+          out.consumers.push_back(consumer_status{name, entry.cursor.acked_seq,
+                                                  entry.delivered_seq,
+                                                  entry.cursor.explicit_acks});
+        }
+        out.acked_floor = acked_floor(st);
+        return out;
+      },
+  };
+}
+
+} // namespace
+
+caf::expected<ack_tracker_actor> spawn_ack_tracker(caf::actor_system& sys,
+                                                   const ack_tracker_config& cfg) {
+  auto store = store::cursor_store::open(cfg.dir);
+  if (!store) return store.error();
+  auto loaded = (*store)->load_all();
+  if (!loaded) return loaded.error();
+  spdlog::info("ack_tracker account={} opened dir={} consumers={}", cfg.account, cfg.dir,
+               loaded->size());
+  std::shared_ptr<store::cursor_store> shared{std::move(*store)};
+  return sys.spawn(ack_impl, cfg, std::move(shared), std::move(*loaded));
+}
+
+} // namespace wabridge

@@ -1,0 +1,42 @@
+// The HTTP front end (docs/http-api.md): one cpp-httplib server for all
+// accounts. It validates requests (Host check, bearer tokens, parameters),
+// turns them into typed domain messages for the account actors, and renders
+// the replies as JSON. HTTP never crosses into the actors. Request handlers
+// run on the server's thread pool, each talking to actors through its own
+// scoped_actor; the object itself is immutable after start() except stop().
+#pragma once
+
+#include "actors/account.hpp"
+#include "config/config.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace wabridge {
+
+class http_front_end {
+ public:
+  http_front_end(caf::actor_system& sys, bridge_config cfg,
+                 std::map<std::string, account_actors> accounts);
+  ~http_front_end();
+
+  /// Binds the configured address (or adopts `listen_fd` when >= 0, a
+  /// listening socket inherited from the supervisor). Returns the bound port.
+  caf::expected<int> bind(int listen_fd = -1);
+
+  /// Serves until stop(); blocks the calling thread.
+  void serve();
+
+  /// Stops accepting; in-flight requests finish. Safe from any thread.
+  void stop();
+
+ private:
+  class impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace wabridge

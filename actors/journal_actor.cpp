@@ -1,0 +1,241 @@
+#include "actors/journal_actor.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+
+namespace wabridge {
+namespace {
+
+constexpr auto compact_interval = std::chrono::seconds(5);
+// Cap on JSON bytes one page carries, so a huge limit cannot build a huge reply.
+constexpr uint64_t max_page_bytes = 32ull << 20;
+
+struct pending_append {
+  event_batch batch;
+  caf::typed_response_promise<append_ack> promise;
+};
+
+struct waiter {
+  read_request request;
+  caf::typed_response_promise<event_page> promise;
+};
+
+struct journal_state {
+  journal_actor_config cfg;
+  std::shared_ptr<store::journal_store> store;
+  std::deque<pending_append> pending;
+  bool flush_scheduled = false;
+  std::map<uint64_t, waiter> waiters;
+  uint64_t next_waiter_id = 1;
+  uint64_t acked_floor = 0;
+  journal_stats counters;
+  static inline const char* name = "journal";
+
+  ~journal_state() {
+    // Parked long-polls must not hang their HTTP threads when the actor stops.
+    for (auto& [id, w] : waiters) w.promise.deliver(make_error(errc::shutting_down, "journal stopped"));
+  }
+};
+
+using journal_self = journal_actor::stateful_pointer<journal_state>;
+
+caf::expected<event_page> read_page(journal_state& st, uint64_t after, uint32_t limit) {
+  auto events = st.store->read(after, limit, max_page_bytes);
+  if (!events) return events.error();
+  event_page page;
+  page.newest_seq = st.store->last_seq();
+  if (!events->empty()) {
+    page.first_seq = events->front().seq;
+    page.last_seq = events->back().seq;
+  }
+  page.events.reserve(events->size());
+  for (auto& ev : *events) page.events.push_back(std::move(ev.json));
+  return page;
+}
+
+// Answers every parked long-poll whose cursor is now behind the newest seq.
+void wake_waiters(journal_self self) {
+  auto& st = self->state;
+  for (auto it = st.waiters.begin(); it != st.waiters.end();) {
+    if (it->second.request.after < st.store->last_seq()) {
+      auto page = read_page(st, it->second.request.after, it->second.request.limit);
+      if (page)
+        it->second.promise.deliver(std::move(*page));
+      else
+        it->second.promise.deliver(page.error());
+      it = st.waiters.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// One write transaction (one fsync) for everything that queued up since the
+// last flush, capped at max_batch events so a reply never waits on a giant txn.
+void flush(journal_self self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.pending.empty()) return;
+  std::vector<pending_append> taken;
+  std::vector<store::pending_event> events;
+  size_t count = 0;
+  while (!st.pending.empty() &&
+         (taken.empty() || count + st.pending.front().batch.events.size() <= st.cfg.journal.max_batch)) {
+    count += st.pending.front().batch.events.size();
+    taken.push_back(std::move(st.pending.front()));
+    st.pending.pop_front();
+  }
+  events.reserve(count);
+  for (auto& p : taken)
+    for (auto& ev : p.batch.events) events.push_back(std::move(ev));
+  const uint64_t before = st.store->last_seq();
+  auto seqs = st.store->append(events, now_ms());
+  if (!seqs) {
+    st.counters.degraded = true;
+    st.counters.last_error = describe(seqs.error());
+    spdlog::error("journal account={} commit failed events={} error=\"{}\"", st.cfg.account,
+                  events.size(), st.counters.last_error);
+    for (auto& p : taken) p.promise.deliver(seqs.error());
+  } else {
+    if (st.counters.degraded) {
+      spdlog::info("journal account={} recovered: commits succeed again", st.cfg.account);
+    }
+    st.counters.degraded = false;
+    st.counters.last_error.clear();
+    ++st.counters.commits;
+    const uint64_t fresh = st.store->last_seq() - before;
+    st.counters.appended += fresh;
+    st.counters.duplicates += events.size() - fresh;
+    size_t offset = 0;
+    for (auto& p : taken) {
+      const size_t n = p.batch.events.size();
+      append_ack ack;
+      ack.seqs.assign(seqs->begin() + static_cast<std::ptrdiff_t>(offset),
+                      seqs->begin() + static_cast<std::ptrdiff_t>(offset + n));
+      offset += n;
+      p.promise.deliver(std::move(ack));
+    }
+    if (fresh > 0) wake_waiters(self);
+  }
+  if (!st.pending.empty()) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+// One bounded compaction step; true when more is left to remove.
+bool run_compaction(journal_self self) {
+  auto& st = self->state;
+  auto result = st.store->compact(st.acked_floor, now_ms(), st.cfg.journal.retain_acked,
+                                  st.cfg.journal.dedupe_window);
+  if (!result) {
+    spdlog::warn("journal account={} compaction failed error=\"{}\"", st.cfg.account,
+                 describe(result.error()));
+    return false;
+  }
+  st.counters.compacted += result->events_removed;
+  if (result->events_removed > 0 || result->uids_expired > 0) {
+    spdlog::debug("journal account={} compacted events={} uids={} first_seq={}", st.cfg.account,
+                  result->events_removed, result->uids_expired, st.store->first_seq());
+  }
+  return result->more;
+}
+
+journal_actor::behavior_type journal_impl(journal_self self, journal_actor_config cfg,
+                                          std::shared_ptr<store::journal_store> store) {
+  self->state.cfg = std::move(cfg);
+  self->state.store = std::move(store);
+  self->delayed_send(self, compact_interval, compact_atom::value);
+  return {
+      [self](event_batch& batch) -> caf::typed_response_promise<append_ack> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<append_ack>();
+        if (batch.events.empty()) {
+          promise.deliver(append_ack{});
+          return promise;
+        }
+        st.pending.push_back(pending_append{std::move(batch), promise});
+        if (!st.flush_scheduled) {
+          // Smart batching: the flush message queues behind the appends
+          // already in the mailbox, so they all share one commit.
+          st.flush_scheduled = true;
+          self->send(self, flush_atom::value);
+        }
+        return promise;
+      },
+      [self](flush_atom) { flush(self); },
+      [self](read_request& req) -> caf::typed_response_promise<event_page> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<event_page>();
+        if (req.after < st.store->last_seq() || req.wait_ms <= 0) {
+          auto page = read_page(st, req.after, req.limit);
+          if (page)
+            promise.deliver(std::move(*page));
+          else
+            promise.deliver(page.error());
+          return promise;
+        }
+        const uint64_t id = st.next_waiter_id++;
+        st.waiters.emplace(id, waiter{req, promise});
+        self->delayed_send(self, std::chrono::milliseconds(req.wait_ms), wait_expired{id});
+        return promise;
+      },
+      [self](wait_expired& expired) {
+        auto& st = self->state;
+        auto it = st.waiters.find(expired.waiter_id);
+        if (it == st.waiters.end()) return;
+        event_page empty;
+        empty.newest_seq = st.store->last_seq();
+        it->second.promise.deliver(std::move(empty));
+        st.waiters.erase(it);
+      },
+      [self](stats_atom) -> journal_stats {
+        auto& st = self->state;
+        journal_stats out = st.counters;
+        out.first_seq = st.store->first_seq();
+        out.last_seq = st.store->last_seq();
+        out.event_count = st.store->event_count();
+        out.map_size = st.store->map_size();
+        out.used_bytes = st.store->used_bytes();
+        out.waiters = st.waiters.size();
+        auto oldest = st.store->received_at_after(st.acked_floor);
+        out.oldest_unacked_ms = oldest ? *oldest : -1;
+        return out;
+      },
+      [self](compact_request& req) {
+        auto& st = self->state;
+        if (req.acked_floor <= st.acked_floor) return;
+        st.acked_floor = req.acked_floor;
+        run_compaction(self);
+      },
+      [self](compact_atom) {
+        // A large backlog is removed in bounded steps that interleave with
+        // appends and reads instead of one long write transaction.
+        const bool more = run_compaction(self);
+        self->delayed_send(self, more ? std::chrono::milliseconds(1) : compact_interval,
+                           compact_atom::value);
+      },
+  };
+}
+
+} // namespace
+
+caf::expected<journal_actor> spawn_journal(caf::actor_system& sys, const journal_actor_config& cfg) {
+  store::journal_options opts;
+  opts.map_size = cfg.journal.map_size;
+  opts.max_map_size = cfg.journal.map_size; // growth is opt-in (issue #6)
+  auto store = store::journal_store::open(cfg.dir, opts);
+  if (!store) return store.error();
+  std::shared_ptr<store::journal_store> shared{std::move(*store)};
+  spdlog::info("journal account={} opened dir={} first_seq={} last_seq={} events={}", cfg.account,
+               cfg.dir, shared->first_seq(), shared->last_seq(), shared->event_count());
+  return sys.spawn(journal_impl, cfg, std::move(shared));
+}
+
+} // namespace wabridge

@@ -1,0 +1,12 @@
+#include "actors/messages.hpp"
+
+#include <chrono>
+
+namespace wabridge {
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+} // namespace wabridge

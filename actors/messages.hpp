@@ -1,0 +1,243 @@
+// The typed messages and actor interfaces of one worker (docs/architecture.md
+// has the actor tree and message flow). Every actor talks only in these
+// domain types: the HTTP front end never hands request objects to actors.
+// Plain values; safe to copy between threads.
+#pragma once
+
+#include "store/journal_store.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace wabridge {
+
+using flush_atom = caf::atom_constant<caf::atom("flush")>;     // journal: commit what is pending
+using stats_atom = caf::atom_constant<caf::atom("stats")>;     // any: report counters
+using compact_atom = caf::atom_constant<caf::atom("compact")>; // journal: periodic compaction
+using restart_atom = caf::atom_constant<caf::atom("restart")>; // session: respawn upstream
+using retry_atom = caf::atom_constant<caf::atom("retry")>;     // session: retry a failed append
+using drain_atom = caf::atom_constant<caf::atom("drain")>;     // any: graceful drain
+
+// ---- session -> journal ---------------------------------------------------
+
+/// Events read from the upstream, to be committed in order.
+struct event_batch {
+  std::vector<store::pending_event> events;
+};
+
+/// One seq per event of the batch (existing seq for duplicates).
+struct append_ack {
+  std::vector<uint64_t> seqs;
+};
+
+// ---- reads ----------------------------------------------------------------
+
+/// Events with seq > after, at most `limit`; when none exist yet, wait up to
+/// wait_ms for the first one to be committed.
+struct read_request {
+  uint64_t after = 0;
+  uint32_t limit = 100;
+  int64_t wait_ms = 0;
+};
+
+/// Events as the exact JSON objects served over HTTP, oldest first.
+struct event_page {
+  std::vector<std::string> events;
+  uint64_t first_seq = 0; // seq of events.front(), 0 when empty
+  uint64_t last_seq = 0;  // seq of events.back(), 0 when empty
+  uint64_t newest_seq = 0; // the journal's newest seq when the page was cut
+};
+
+/// A long-poll waiter's deadline passed.
+struct wait_expired {
+  uint64_t waiter_id = 0;
+};
+
+/// The ack tracker tells the journal that every consumer acked up to here.
+struct compact_request {
+  uint64_t acked_floor = 0;
+};
+
+struct journal_stats {
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  uint64_t event_count = 0;
+  uint64_t map_size = 0;
+  uint64_t used_bytes = 0;
+  uint64_t commits = 0;      // write transactions committed
+  uint64_t appended = 0;     // events newly journaled
+  uint64_t duplicates = 0;   // events dropped as already journaled
+  uint64_t compacted = 0;    // events removed by retention
+  uint64_t waiters = 0;      // long-polls waiting
+  bool degraded = false;     // the last commit failed
+  std::string last_error;
+  int64_t oldest_unacked_ms = -1; // receivedAt of the first event after the floor
+};
+
+// ---- consumers ------------------------------------------------------------
+
+struct poll_request {
+  std::string consumer;
+  uint32_t limit = 100;
+  int64_t wait_ms = 0;
+};
+
+struct ack_request {
+  std::string consumer;
+  uint64_t up_to_seq = 0;
+};
+
+struct ack_reply {
+  std::string consumer;
+  uint64_t acked_seq = 0;
+};
+
+struct consumer_status {
+  std::string name;
+  uint64_t acked_seq = 0;
+  uint64_t delivered_seq = 0; // highest seq handed out to it since start
+  bool explicit_acks = false;
+};
+
+struct ack_stats {
+  std::vector<consumer_status> consumers;
+  uint64_t acked_floor = 0; // min acked_seq over consumers
+};
+
+// ---- session --------------------------------------------------------------
+
+/// Complete lines the reader thread read from the upstream's stdout.
+struct upstream_lines {
+  uint64_t generation = 0; // which child process they came from
+  std::vector<std::string> lines;
+};
+
+/// The upstream's stdout reached EOF (it exited or closed it).
+struct upstream_eof {
+  uint64_t generation = 0;
+};
+
+struct session_status {
+  std::string upstream;      // "sim" | "baileys"
+  std::string state;         // starting|connecting|qr|connected|disconnected|logged_out|stopped|restarting
+  std::string reason;
+  std::string qr;
+  int64_t pid = 0;
+  uint32_t restarts = 0;
+  int64_t state_since_ms = 0;
+  std::string last_exit;     // "code=1", "signal=KILL", "" when never exited
+  uint64_t events_received = 0;
+  uint64_t events_confirmed = 0;
+  uint64_t lines_rejected = 0;
+  uint64_t in_flight = 0;    // received, not yet committed
+  std::string last_error;
+};
+
+// ---- interfaces -----------------------------------------------------------
+
+using journal_actor = caf::typed_actor<
+    caf::replies_to<event_batch>::with<append_ack>,
+    caf::replies_to<read_request>::with<event_page>,
+    caf::replies_to<stats_atom>::with<journal_stats>,
+    caf::reacts_to<compact_request>,
+    caf::reacts_to<flush_atom>,
+    caf::reacts_to<wait_expired>,
+    caf::reacts_to<compact_atom>>;
+
+using ack_tracker_actor = caf::typed_actor<
+    caf::replies_to<poll_request>::with<event_page>,
+    caf::replies_to<ack_request>::with<ack_reply>,
+    caf::replies_to<stats_atom>::with<ack_stats>>;
+
+using session_actor = caf::typed_actor<
+    caf::reacts_to<upstream_lines>,
+    caf::reacts_to<upstream_eof>,
+    caf::reacts_to<restart_atom, uint64_t>,
+    caf::reacts_to<retry_atom>,
+    caf::replies_to<stats_atom>::with<session_status>>;
+
+// ---- inspection (CAF 0.17 form) ------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_batch& x) {
+  return f(caf::meta::type_name("event_batch"), x.events);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, append_ack& x) {
+  return f(caf::meta::type_name("append_ack"), x.seqs);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, read_request& x) {
+  return f(caf::meta::type_name("read_request"), x.after, x.limit, x.wait_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_page& x) {
+  return f(caf::meta::type_name("event_page"), x.events, x.first_seq, x.last_seq, x.newest_seq);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wait_expired& x) {
+  return f(caf::meta::type_name("wait_expired"), x.waiter_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, compact_request& x) {
+  return f(caf::meta::type_name("compact_request"), x.acked_floor);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
+  return f(caf::meta::type_name("journal_stats"), x.first_seq, x.last_seq, x.event_count,
+           x.map_size, x.used_bytes, x.commits, x.appended, x.duplicates, x.compacted, x.waiters,
+           x.degraded, x.last_error, x.oldest_unacked_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, poll_request& x) {
+  return f(caf::meta::type_name("poll_request"), x.consumer, x.limit, x.wait_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ack_request& x) {
+  return f(caf::meta::type_name("ack_request"), x.consumer, x.up_to_seq);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ack_reply& x) {
+  return f(caf::meta::type_name("ack_reply"), x.consumer, x.acked_seq);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, consumer_status& x) {
+  return f(caf::meta::type_name("consumer_status"), x.name, x.acked_seq, x.delivered_seq,
+           x.explicit_acks);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ack_stats& x) {
+  return f(caf::meta::type_name("ack_stats"), x.consumers, x.acked_floor);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upstream_lines& x) {
+  return f(caf::meta::type_name("upstream_lines"), x.generation, x.lines);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upstream_eof& x) {
+  return f(caf::meta::type_name("upstream_eof"), x.generation);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_status& x) {
+  return f(caf::meta::type_name("session_status"), x.upstream, x.state, x.reason, x.qr, x.pid,
+           x.restarts, x.state_since_ms, x.last_exit, x.events_received, x.events_confirmed,
+           x.lines_rejected, x.in_flight, x.last_error);
+}
+
+/// Milliseconds since the Unix epoch (wall clock, for receivedAt and ages).
+int64_t now_ms();
+
+} // namespace wabridge
+
+namespace wabridge::store {
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pending_event& x) {
+  return f(caf::meta::type_name("pending_event"), x.uid, x.payload);
+}
+} // namespace wabridge::store

@@ -1,0 +1,343 @@
+#include "actors/session_actor.hpp"
+
+#include "supervisor/backoff.hpp"
+#include "supervisor/child_process.hpp"
+#include "upstream/protocol.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <sstream>
+#include <thread>
+
+namespace wabridge {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr size_t max_line_bytes = 16u << 20; // longer lines are rejected, not buffered forever
+constexpr auto retry_delay = 1s;
+constexpr auto journal_timeout = std::chrono::seconds(60);
+
+std::string fmt_double(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+// Shared between the session and its reader thread: the count of lines
+// handed over but not yet finished, for backpressure.
+struct reader_link {
+  std::atomic<uint64_t> outstanding{0};
+  std::atomic<bool> stop{false};
+};
+
+// Reads the child's stdout until EOF and mails complete lines to the session.
+void read_upstream(int fd, uint64_t generation, caf::weak_actor_ptr session,
+                   std::shared_ptr<reader_link> link, uint64_t max_outstanding) {
+  auto send = [&](auto&& msg) {
+    if (auto strong = session.lock()) {
+      caf::anon_send(caf::actor_cast<session_actor>(strong), std::forward<decltype(msg)>(msg));
+      return true;
+    }
+    return false;
+  };
+  std::string buffer;
+  std::vector<char> chunk(1 << 16);
+  bool discarding = false; // inside an over-long line: drop bytes until its newline
+  for (;;) {
+    while (link->outstanding.load() > max_outstanding && !link->stop.load())
+      std::this_thread::sleep_for(1ms);
+    if (link->stop.load()) break;
+    ssize_t n = ::read(fd, chunk.data(), chunk.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    buffer.append(chunk.data(), static_cast<size_t>(n));
+    upstream_lines batch;
+    batch.generation = generation;
+    size_t start = 0;
+    for (;;) {
+      size_t nl = buffer.find('\n', start);
+      if (nl == std::string::npos) break;
+      if (discarding) {
+        discarding = false;
+      } else if (nl > start) {
+        batch.lines.emplace_back(buffer, start, nl - start);
+      }
+      start = nl + 1;
+    }
+    buffer.erase(0, start);
+    if (buffer.size() > max_line_bytes) {
+      batch.lines.push_back(std::string("{\"type\":\"oversized\"}")); // reported as a rejected line
+      buffer.clear();
+      discarding = true;
+    }
+    if (!batch.lines.empty()) {
+      link->outstanding += batch.lines.size();
+      if (!send(std::move(batch))) return;
+    }
+  }
+  send(upstream_eof{generation});
+}
+
+struct session_state {
+  session_config cfg;
+  std::unique_ptr<supervisor::child_process> child;
+  std::shared_ptr<reader_link> link;
+  std::thread reader;
+  uint64_t generation = 0;
+  std::chrono::steady_clock::time_point child_started;
+  uint32_t consecutive_failures = 0;
+  std::deque<event_batch> retry_queue; // batches the journal refused, retried in order
+  bool retry_scheduled = false;
+  session_status status;
+  static inline const char* name = "session";
+
+  ~session_state() { stop_child(); }
+
+  void set_state(const std::string& state, const std::string& reason = {}) {
+    if (status.state == state && status.reason == reason) return;
+    spdlog::info("upstream account={} state={}{}{}", cfg.account.name, state,
+                 reason.empty() ? "" : " reason=\"", reason.empty() ? "" : reason + "\"");
+    status.state = state;
+    status.reason = reason;
+    status.state_since_ms = now_ms();
+  }
+
+  // Asks the child to stop, gives it a moment, then kills it; joins the reader.
+  void stop_child() {
+    if (child) {
+      (void)child->write_all(upstream::format_stop() + "\n");
+      child->close_stdin();
+      for (int i = 0; i < 200 && !child->try_wait(); ++i) std::this_thread::sleep_for(10ms);
+      child->send_signal(SIGKILL);
+      child->wait();
+    }
+    if (link) link->stop = true;
+    if (reader.joinable()) reader.join();
+    child.reset();
+  }
+};
+
+using session_self = session_actor::stateful_pointer<session_state>;
+
+void spawn_child(session_self self) {
+  auto& st = self->state;
+  ++st.generation;
+  auto argv = upstream_argv(st.cfg);
+  auto child = supervisor::child_process::spawn(argv);
+  if (!child) {
+    st.status.last_error = describe(child.error());
+    st.set_state("disconnected", "cannot start upstream: " + st.status.last_error);
+    ++st.consecutive_failures;
+    auto delay = supervisor::backoff_delay(
+        {st.cfg.restart.backoff_initial, st.cfg.restart.backoff_max, 2.0}, st.consecutive_failures);
+    spdlog::warn("upstream account={} restart scheduled reason=spawn-failed delay_ms={}",
+                 st.cfg.account.name, delay.count());
+    self->delayed_send(self, delay, restart_atom::value, st.generation);
+    return;
+  }
+  st.child = std::move(*child);
+  st.child_started = std::chrono::steady_clock::now();
+  st.status.pid = st.child->pid();
+  st.link = std::make_shared<reader_link>();
+  st.reader = std::thread(read_upstream, st.child->stdout_fd(), st.generation,
+                          caf::actor_cast<caf::weak_actor_ptr>(self->ctrl()), st.link,
+                          st.cfg.max_in_flight);
+  st.set_state("starting");
+  spdlog::info("upstream account={} spawned pid={} kind={} generation={}", st.cfg.account.name,
+               st.child->pid(), to_string(st.cfg.account.upstream), st.generation);
+}
+
+void send_confirm(session_self self, uint64_t generation, const std::vector<std::string>& uids) {
+  auto& st = self->state;
+  // A confirm only makes sense to the child that sent the events; a later
+  // child redelivers them and the journal dedupes.
+  if (!st.child || generation != st.generation || uids.empty()) return;
+  if (auto err = st.child->write_all(upstream::format_confirm(uids) + "\n")) {
+    spdlog::warn("upstream account={} confirm not delivered error=\"{}\"", st.cfg.account.name,
+                 describe(err));
+    return;
+  }
+  st.status.events_confirmed += uids.size();
+}
+
+void commit_batch(session_self self, event_batch batch, uint64_t generation);
+
+void schedule_retry(session_self self) {
+  auto& st = self->state;
+  if (st.retry_scheduled) return;
+  st.retry_scheduled = true;
+  self->delayed_send(self, retry_delay, retry_atom::value);
+}
+
+void commit_batch(session_self self, event_batch batch, uint64_t generation) {
+  const uint64_t n = batch.events.size();
+  std::vector<std::string> uids;
+  uids.reserve(n);
+  for (const auto& ev : batch.events) uids.push_back(ev.uid);
+  self->state.status.in_flight += n;
+  self->request(self->state.cfg.journal, journal_timeout, batch)
+      .then(
+          [self, generation, uids = std::move(uids), n](append_ack&) {
+            auto& st = self->state;
+            st.status.in_flight -= n;
+            if (st.link) st.link->outstanding -= std::min<uint64_t>(n, st.link->outstanding);
+            send_confirm(self, generation, uids);
+            // The journal is healthy again: flush the queued retries right away.
+            if (!st.retry_queue.empty() && !st.retry_scheduled) {
+              st.retry_scheduled = true;
+              self->send(self, retry_atom::value);
+            }
+          },
+          [self, batch, n](caf::error& err) mutable {
+            // Not committed, so not confirmed: the upstream still holds the
+            // events. Keep them and retry in order; stay degraded meanwhile.
+            auto& st = self->state;
+            st.status.in_flight -= n;
+            st.status.last_error = describe(err);
+            spdlog::warn("upstream account={} journal refused batch events={} error=\"{}\" "
+                         "action=retry",
+                         st.cfg.account.name, n, st.status.last_error);
+            st.retry_queue.push_front(std::move(batch));
+            schedule_retry(self);
+          });
+}
+
+void on_lines(session_self self, upstream_lines& msg) {
+  auto& st = self->state;
+  event_batch batch;
+  uint64_t non_events = 0;
+  for (const auto& line : msg.lines) {
+    auto parsed = upstream::parse_upstream_line(line);
+    if (!parsed) {
+      ++st.status.lines_rejected;
+      ++non_events;
+      spdlog::warn("upstream account={} rejected line error=\"{}\"", st.cfg.account.name,
+                   describe(parsed.error()));
+      continue;
+    }
+    if (auto* ev = std::get_if<upstream::event_msg>(&*parsed)) {
+      batch.events.push_back(store::pending_event{std::move(ev->uid), std::move(ev->payload)});
+      continue;
+    }
+    ++non_events;
+    if (auto* link_state = std::get_if<upstream::state_msg>(&*parsed)) {
+      st.status.qr = link_state->qr;
+      st.set_state(upstream::to_string(link_state->state), link_state->reason);
+    } else if (auto* hello = std::get_if<upstream::hello_msg>(&*parsed)) {
+      spdlog::info("upstream account={} hello upstream={} version={} protocol={}",
+                   st.cfg.account.name, hello->upstream, hello->version, hello->protocol);
+    } else if (auto* log = std::get_if<upstream::log_msg>(&*parsed)) {
+      spdlog::info("upstream account={} says level={} msg=\"{}\"", st.cfg.account.name,
+                   log->level, log->text);
+    } else if (std::holds_alternative<upstream::send_result_msg>(*parsed)) {
+      // Outbound sends arrive with issue #4; nothing is waiting for results yet.
+    }
+  }
+  if (st.link) st.link->outstanding -= std::min<uint64_t>(non_events, st.link->outstanding);
+  if (batch.events.empty()) return;
+  st.status.events_received += batch.events.size();
+  if (!st.retry_queue.empty()) {
+    st.retry_queue.push_back(std::move(batch)); // keep upstream order behind the retries
+    return;
+  }
+  commit_batch(self, std::move(batch), msg.generation);
+}
+
+void on_eof(session_self self, uint64_t generation) {
+  auto& st = self->state;
+  if (generation != st.generation || !st.child) return;
+  st.child->close_stdin();
+  // EOF on stdout normally means the child is exiting; give it a moment.
+  for (int i = 0; i < 100 && !st.child->try_wait(); ++i) std::this_thread::sleep_for(10ms);
+  if (!st.child->try_wait()) st.child->send_signal(SIGKILL);
+  const auto exit = st.child->wait();
+  if (st.reader.joinable()) st.reader.join();
+  st.status.last_exit = exit.describe();
+  st.status.pid = 0;
+  const auto lived = std::chrono::steady_clock::now() - st.child_started;
+  st.child.reset();
+  if (lived >= st.cfg.restart.stable_after) st.consecutive_failures = 0;
+  ++st.consecutive_failures;
+  ++st.status.restarts;
+  auto delay = supervisor::backoff_delay(
+      {st.cfg.restart.backoff_initial, st.cfg.restart.backoff_max, 2.0}, st.consecutive_failures);
+  if (st.status.state == "logged_out") {
+    // Respawning cannot fix a logged-out account: an operator must pair again.
+    spdlog::error("upstream account={} exited {} while logged out; not restarting (pair again)",
+                  st.cfg.account.name, exit.describe());
+    return;
+  }
+  st.set_state("restarting", "upstream exited " + exit.describe());
+  spdlog::warn("upstream account={} exited {} restart scheduled delay_ms={}", st.cfg.account.name,
+               exit.describe(), delay.count());
+  self->delayed_send(self, delay, restart_atom::value, st.generation);
+}
+
+session_actor::behavior_type session_impl(session_self self, session_config cfg) {
+  self->state.cfg = std::move(cfg);
+  self->state.status.upstream = to_string(self->state.cfg.account.upstream);
+  spawn_child(self);
+  return {
+      [self](upstream_lines& msg) { on_lines(self, msg); },
+      [self](upstream_eof& msg) { on_eof(self, msg.generation); },
+      [self](restart_atom, uint64_t generation) {
+        if (generation == self->state.generation && !self->state.child) spawn_child(self);
+      },
+      [self](retry_atom) {
+        auto& st = self->state;
+        st.retry_scheduled = false;
+        if (st.retry_queue.empty()) return;
+        // One batch at a time while the journal is unhealthy: its success
+        // sends the next retry at once, its failure waits retry_delay.
+        auto batch = std::move(st.retry_queue.front());
+        st.retry_queue.pop_front();
+        commit_batch(self, std::move(batch), st.generation);
+      },
+      [self](stats_atom) -> session_status { return self->state.status; },
+  };
+}
+
+} // namespace
+
+std::vector<std::string> upstream_argv(const session_config& cfg) {
+  const auto& acc = cfg.account;
+  if (acc.upstream == upstream_kind::sim) {
+    return {cfg.self_exe,
+            "sim-upstream",
+            "--account",
+            acc.name,
+            "--ledger-dir",
+            cfg.account_dir + "/sim",
+            "--rate",
+            fmt_double(acc.sim.rate),
+            "--total",
+            std::to_string(acc.sim.total),
+            "--seed",
+            std::to_string(acc.sim.seed),
+            "--body-bytes",
+            std::to_string(acc.sim.body_bytes),
+            "--chats",
+            std::to_string(acc.sim.chats)};
+  }
+  std::string dir = acc.baileys.sidecar_dir.empty() ? "sidecar/baileys" : acc.baileys.sidecar_dir;
+  return {acc.baileys.node, dir + "/index.js", "--account", acc.name, "--auth-dir",
+          cfg.account_dir + "/baileys"};
+}
+
+session_actor spawn_session(caf::actor_system& sys, const session_config& cfg) {
+  return sys.spawn(session_impl, cfg);
+}
+
+} // namespace wabridge

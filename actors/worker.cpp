@@ -1,0 +1,149 @@
+#include "actors/worker.hpp"
+
+#include "actors/account.hpp"
+#include "actors/http_front_end.hpp"
+#include "common/version.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+namespace wabridge {
+namespace {
+
+std::string self_exe_path() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("wabridge") : p.string();
+}
+
+// An exclusive lock on <data_dir>/wabridge.lock: two bridges on one data dir
+// would interleave journal writers and sim ledgers.
+int lock_data_dir(const std::string& data_dir, std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    error = "cannot create data_dir " + data_dir + ": " + ec.message();
+    return -1;
+  }
+  const std::string path = data_dir + "/wabridge.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    error = "cannot open " + path + ": " + std::strerror(errno);
+    return -1;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    error = "data_dir " + data_dir + " is in use by another wabridge (lock " + path + " is held)";
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+} // namespace
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("wabridge");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  logger->set_level(spdlog::level::from_str(level));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+int run_worker(const bridge_config& cfg, const worker_options& options) {
+  // Shutdown signals are taken by sigwait below; every thread created from
+  // here on (CAF's, httplib's, readers) inherits this mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
+  sigaddset(&stop_signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN); // a dead upstream is an EPIPE error, not a dead worker
+
+  std::string lock_error;
+  const int lock_fd = lock_data_dir(cfg.bridge.data_dir, lock_error);
+  if (lock_fd < 0) {
+    spdlog::error("worker cannot start: {}", lock_error);
+    return 2;
+  }
+
+  const auto started = std::chrono::steady_clock::now();
+  int exit_code = 0;
+  {
+    caf::actor_system_config sys_cfg;
+    caf::actor_system sys{sys_cfg};
+    const std::string self_exe = self_exe_path();
+    std::map<std::string, account_actors> accounts;
+    for (const auto& account : cfg.accounts) {
+      auto actors = spawn_account(sys, cfg, account, self_exe);
+      if (!actors) {
+        spdlog::error("worker cannot start account={} error=\"{}\"", account.name,
+                      describe(actors.error()));
+        exit_code = 2;
+        break;
+      }
+      accounts.emplace(account.name, std::move(*actors));
+    }
+    auto stop_accounts = [&] {
+      // Sessions first (they stop their upstream), then readers of the
+      // journal, then the journals themselves.
+      for (auto& [name, a] : accounts) caf::anon_send_exit(a.session, caf::exit_reason::user_shutdown);
+      for (auto& [name, a] : accounts) caf::anon_send_exit(a.acks, caf::exit_reason::user_shutdown);
+      for (auto& [name, a] : accounts) caf::anon_send_exit(a.journal, caf::exit_reason::user_shutdown);
+    };
+    if (exit_code != 0) {
+      stop_accounts();
+      ::close(lock_fd);
+      return exit_code;
+    }
+    http_front_end http{sys, cfg, accounts};
+    auto port = http.bind(options.listen_fd);
+    if (!port) {
+      spdlog::error("worker cannot listen on {}: {}", cfg.bridge.listen, describe(port.error()));
+      stop_accounts();
+      ::close(lock_fd);
+      return 2;
+    }
+    std::thread server([&] { http.serve(); });
+    spdlog::info("worker ready pid={} version={} listen={}:{} accounts={} data_dir={}", ::getpid(),
+                 version, cfg.bridge.listen_host, *port, accounts.size(), cfg.bridge.data_dir);
+    if (options.ready_fd >= 0) {
+      const std::string line = "ready " + std::to_string(*port) + "\n";
+      (void)!::write(options.ready_fd, line.data(), line.size());
+      ::close(options.ready_fd);
+    }
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    const auto drain_start = std::chrono::steady_clock::now();
+    spdlog::info("worker stopping signal={} ", sigabbrev_np(sig));
+    http.stop();
+    stop_accounts();
+    server.join();
+    const auto drain_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - drain_start)
+                              .count();
+    const auto up_s =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
+            .count();
+    spdlog::info("worker stopped drain_ms={} uptime_s={}", drain_ms, up_s);
+  } // actor_system destructor waits for every actor to finish
+  ::close(lock_fd);
+  return exit_code;
+}
+
+} // namespace wabridge

@@ -1,0 +1,104 @@
+// wabridge: one binary, subcommands. This file only parses the command line
+// and hands over; the work lives in actors/, sim/, config/ and app/status.
+#include "actors/worker.hpp"
+#include "app/status_command.hpp"
+#include "common/version.hpp"
+#include "config/config.hpp"
+#include "sim/sim_upstream.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <variant>
+
+namespace {
+
+// Loads FILE, or the embedded demo when no file was given; prints every
+// problem as FILE:LINE:COL: KEY: MESSAGE.
+std::optional<wabridge::bridge_config> load_or_report(const std::string& path) {
+  auto result = path.empty()
+                    ? wabridge::parse_config(wabridge::demo_config_text(), "<embedded demo.toml>",
+                                             ".")
+                    : wabridge::load_config_file(path);
+  if (auto* problems = std::get_if<std::vector<wabridge::config_problem>>(&result)) {
+    for (const auto& p : *problems) std::cerr << wabridge::to_string(p) << '\n';
+    std::cerr << problems->size() << " problem" << (problems->size() == 1 ? "" : "s")
+              << " in the config; nothing was started\n";
+    return std::nullopt;
+  }
+  return std::get<wabridge::bridge_config>(std::move(result));
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"wabridge: a durable, supervised WhatsApp bridge"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("wabridge ") + wabridge::version);
+
+  std::string config_path;
+  auto* run = app.add_subcommand("run", "Run the bridge (the embedded demo config without -c)");
+  run->add_option("-c,--config", config_path, "TOML config file");
+
+  auto* worker = app.add_subcommand("worker", "Run one worker generation (internal)");
+  wabridge::worker_options worker_opts;
+  worker->add_option("-c,--config", config_path, "TOML config file");
+  worker->add_option("--listen-fd", worker_opts.listen_fd, "inherited listening socket");
+  worker->add_option("--ready-fd", worker_opts.ready_fd, "fd to announce readiness on");
+  worker->group(""); // hidden
+
+  auto* check = app.add_subcommand("check-config", "Validate a config file and exit");
+  check->add_option("-c,--config", config_path, "TOML config file")->required();
+
+  wabridge::status_options status_opts;
+  auto* status = app.add_subcommand("status", "Show the running bridge's processes and accounts");
+  status->add_option("-c,--config", config_path, "TOML config file (for the listen address)");
+  status->add_flag("--json", status_opts.json, "machine-readable output");
+  status->add_option("--url", status_opts.url, "base URL instead of the config's listen address");
+  status->add_option("--token", status_opts.token, "bearer token for the default account");
+
+  wabridge::sim::sim_upstream_options sim_opts;
+  auto* sim = app.add_subcommand("sim-upstream", "Simulated WhatsApp server (internal)");
+  sim->add_option("--account", sim_opts.account)->required();
+  sim->add_option("--ledger-dir", sim_opts.ledger_dir)->required();
+  sim->add_option("--rate", sim_opts.rate);
+  sim->add_option("--total", sim_opts.total);
+  sim->add_option("--seed", sim_opts.seed);
+  sim->add_option("--body-bytes", sim_opts.body_bytes);
+  sim->add_option("--chats", sim_opts.chats);
+  sim->group(""); // hidden
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*sim) return wabridge::sim::run_sim_upstream(sim_opts);
+
+  if (*check) {
+    auto cfg = load_or_report(config_path);
+    if (!cfg) return 2;
+    std::cout << config_path << ": OK, " << cfg->accounts.size() << " account"
+              << (cfg->accounts.size() == 1 ? "" : "s") << ", listen " << cfg->bridge.listen
+              << ", data_dir " << cfg->bridge.data_dir << '\n';
+    return 0;
+  }
+
+  if (*status) {
+    if (status_opts.url.empty()) {
+      auto cfg = load_or_report(config_path);
+      if (!cfg) return 2;
+      status_opts.url = "http://" + cfg->bridge.listen;
+      if (status_opts.token.empty()) {
+        if (const auto* acc = cfg->find_account(cfg->bridge.default_account))
+          status_opts.token = acc->token;
+      }
+    }
+    return wabridge::run_status_command(status_opts);
+  }
+
+  // run and worker: for now `run` hosts the worker in-process (the
+  // supervisor process arrives with issue #3).
+  auto cfg = load_or_report(config_path);
+  if (!cfg) return 2;
+  wabridge::setup_logging(cfg->log.level);
+  return wabridge::run_worker(*cfg, worker_opts);
+}

@@ -1,0 +1,272 @@
+#include "store/journal_store.hpp"
+
+#include "store/lmdb_env.hpp"
+
+#include <cstring>
+#include <unordered_map>
+
+namespace wabridge::store {
+namespace {
+
+constexpr const char* last_seq_key = "last_seq";
+// LMDB's default maximum key size is 511 bytes; stay well below it.
+constexpr size_t max_plain_uid_key = 400;
+
+std::string encode_u64(uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
+
+uint64_t decode_u64(const char* p) {
+  uint64_t v = 0;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+int64_t decode_i64(const char* p) {
+  int64_t v = 0;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// The stored value: 8 bytes of receivedAt, then the JSON served over HTTP.
+// seq and receivedAt lead the object so a reader can see them at a glance.
+void encode_event(std::string& out, uint64_t seq, int64_t received_at_ms,
+                  const std::string& payload) {
+  out.clear();
+  out.reserve(payload.size() + 64);
+  out.append(reinterpret_cast<const char*>(&received_at_ms), 8);
+  out += "{\"seq\":";
+  out += std::to_string(seq);
+  out += ",\"receivedAt\":";
+  out += std::to_string(received_at_ms);
+  // payload is a non-empty JSON object (it always carries eventUid): splice
+  // its members after ours.
+  out += ',';
+  out.append(payload, 1, std::string::npos);
+}
+
+uint64_t fnv1a(const std::string& s, uint64_t basis) {
+  uint64_t h = basis;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+} // namespace
+
+std::string uid_key(const std::string& uid) {
+  if (uid.size() <= max_plain_uid_key) return uid;
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "#h:%016llx%016llx:%zu",
+                static_cast<unsigned long long>(fnv1a(uid, 14695981039346656037ull)),
+                static_cast<unsigned long long>(fnv1a(uid, 0x9e3779b97f4a7c15ull)), uid.size());
+  return buf;
+}
+
+caf::expected<std::unique_ptr<journal_store>> journal_store::open(const std::string& dir,
+                                                                 const journal_options& opts) {
+  lmdb_env::options env_opts;
+  env_opts.map_size = opts.map_size;
+  auto env = lmdb_env::open(dir, env_opts);
+  if (!env) return env.error();
+  std::unique_ptr<journal_store> store{new journal_store()};
+  store->env_ = std::move(*env);
+  store->opts_ = opts;
+  auto events = store->env_->open_db("events", true);
+  if (!events) return events.error();
+  auto uids = store->env_->open_db("uids", false);
+  if (!uids) return uids.error();
+  auto uid_log = store->env_->open_db("uid_log", true);
+  if (!uid_log) return uid_log.error();
+  auto meta = store->env_->open_db("meta", false);
+  if (!meta) return meta.error();
+  store->events_db_ = *events;
+  store->uids_db_ = *uids;
+  store->uid_log_db_ = *uid_log;
+  store->meta_db_ = *meta;
+  if (auto err = store->load_bounds()) return err;
+  return store;
+}
+
+journal_store::~journal_store() = default;
+
+caf::error journal_store::load_bounds() {
+  auto txn = env_->begin(true);
+  if (!txn) return txn.error();
+  bytes_view v;
+  auto found = txn->get(meta_db_, std::string_view{last_seq_key}, v);
+  if (!found) return found.error();
+  last_seq_ = (*found && v.size == 8) ? decode_u64(v.data) : 0;
+  auto cursor = lmdb_int_cursor::open(*txn, events_db_);
+  if (!cursor) return cursor.error();
+  auto has_first = cursor->first();
+  if (!has_first) return has_first.error();
+  first_seq_ = *has_first ? cursor->key() : last_seq_ + 1;
+  return {};
+}
+
+caf::expected<std::vector<uint64_t>> journal_store::append(
+    const std::vector<pending_event>& events, int64_t received_at_ms) {
+  for (;;) {
+    auto result = append_once(events, received_at_ms);
+    if (result || code_of(result.error()) != errc::journal_full) return result;
+    // Map full: grow it when the operator allowed growth, then retry the batch.
+    uint64_t current = env_->map_size();
+    if (opts_.max_map_size <= current) return result;
+    uint64_t grown = std::min(opts_.max_map_size, current * 2);
+    if (auto err = env_->resize(grown)) return err;
+  }
+}
+
+caf::expected<std::vector<uint64_t>> journal_store::append_once(
+    const std::vector<pending_event>& events, int64_t received_at_ms) {
+  std::vector<uint64_t> seqs;
+  seqs.reserve(events.size());
+  auto txn = env_->begin(false);
+  if (!txn) return txn.error();
+  uint64_t next = last_seq_;
+  std::unordered_map<std::string, uint64_t> in_batch; // uid key -> seq, for intra-batch dupes
+  std::string value;
+  std::string log_value;
+  for (const auto& ev : events) {
+    std::string key = uid_key(ev.uid);
+    if (auto it = in_batch.find(key); it != in_batch.end()) {
+      seqs.push_back(it->second);
+      continue;
+    }
+    bytes_view existing;
+    auto found = txn->get(uids_db_, std::string_view{key}, existing);
+    if (!found) return found.error();
+    if (*found && existing.size == 8) {
+      seqs.push_back(decode_u64(existing.data));
+      continue;
+    }
+    ++next;
+    encode_event(value, next, received_at_ms, ev.payload);
+    if (auto err = txn->put(events_db_, next, value, /*append=*/true)) return err;
+    if (auto err = txn->put(uids_db_, std::string_view{key}, encode_u64(next))) return err;
+    log_value.assign(reinterpret_cast<const char*>(&received_at_ms), 8);
+    log_value += key;
+    if (auto err = txn->put(uid_log_db_, next, log_value, /*append=*/true)) return err;
+    in_batch.emplace(std::move(key), next);
+    seqs.push_back(next);
+  }
+  if (next == last_seq_) return seqs; // only duplicates: nothing to commit
+  if (auto err = txn->put(meta_db_, std::string_view{last_seq_key}, encode_u64(next))) return err;
+  if (auto err = txn->commit()) return err;
+  // first_seq_ needs no update: when the journal was empty it already was last_seq_ + 1.
+  last_seq_ = next;
+  return seqs;
+}
+
+caf::expected<std::vector<stored_event>> journal_store::read(uint64_t after, uint32_t limit,
+                                                             uint64_t max_bytes) {
+  std::vector<stored_event> out;
+  if (limit == 0 || after >= last_seq_) return out;
+  auto txn = env_->begin(true);
+  if (!txn) return txn.error();
+  auto cursor = lmdb_int_cursor::open(*txn, events_db_);
+  if (!cursor) return cursor.error();
+  auto found = cursor->seek(after + 1);
+  uint64_t bytes = 0;
+  out.reserve(std::min<uint64_t>(limit, last_seq_ - after));
+  while (found && *found && out.size() < limit) {
+    bytes_view v = cursor->value();
+    if (v.size < 8) return make_error(errc::journal_failure, "corrupt event record");
+    stored_event ev;
+    ev.seq = cursor->key();
+    ev.received_at_ms = decode_i64(v.data);
+    ev.json.assign(v.data + 8, v.size - 8);
+    bytes += ev.json.size();
+    out.push_back(std::move(ev));
+    if (bytes >= max_bytes) break;
+    found = cursor->next();
+  }
+  if (!found) return found.error();
+  return out;
+}
+
+caf::expected<compaction_result> journal_store::compact(uint64_t acked_floor, int64_t now_ms,
+                                                        millis retain_acked, millis dedupe_window,
+                                                        uint64_t max_deletes) {
+  compaction_result result;
+  auto txn = env_->begin(false);
+  if (!txn) return txn.error();
+  uint64_t new_first = first_seq_;
+  {
+    auto cursor = lmdb_int_cursor::open(*txn, events_db_);
+    if (!cursor) return cursor.error();
+    const int64_t cutoff = now_ms - retain_acked.count();
+    auto found = cursor->first();
+    while (found && *found) {
+      if (cursor->key() > acked_floor) break;
+      bytes_view v = cursor->value();
+      if (v.size >= 8 && decode_i64(v.data) > cutoff) break;
+      if (result.events_removed + result.uids_expired >= max_deletes) {
+        result.more = true;
+        break;
+      }
+      if (auto err = cursor->del()) return err;
+      ++result.events_removed;
+      new_first = cursor->key() + 1;
+      // MDB_GET_CURRENT after a delete lands on the next entry; re-seek is simpler.
+      found = cursor->seek(new_first);
+    }
+    if (!found) return found.error();
+  }
+  {
+    // A uid is forgotten only when its event is gone and it is older than the
+    // dedupe window, so a late redelivery of a retained event still dedupes.
+    auto cursor = lmdb_int_cursor::open(*txn, uid_log_db_);
+    if (!cursor) return cursor.error();
+    const int64_t cutoff = now_ms - dedupe_window.count();
+    auto found = cursor->first();
+    while (found && *found) {
+      if (cursor->key() >= new_first) break;
+      bytes_view v = cursor->value();
+      if (v.size < 8) return make_error(errc::journal_failure, "corrupt uid_log record");
+      if (decode_i64(v.data) > cutoff) break;
+      if (result.events_removed + result.uids_expired >= max_deletes) {
+        result.more = true;
+        break;
+      }
+      std::string key(v.data + 8, v.size - 8);
+      const uint64_t seq = cursor->key();
+      if (auto err = txn->del(uids_db_, std::string_view{key})) return err;
+      if (auto err = cursor->del()) return err;
+      ++result.uids_expired;
+      found = cursor->seek(seq + 1);
+    }
+    if (!found) return found.error();
+  }
+  if (result.events_removed == 0 && result.uids_expired == 0) return result;
+  if (auto err = txn->commit()) return err;
+  first_seq_ = new_first;
+  return result;
+}
+
+caf::expected<uint64_t> journal_store::seq_of_uid(const std::string& uid) {
+  auto txn = env_->begin(true);
+  if (!txn) return txn.error();
+  bytes_view v;
+  auto found = txn->get(uids_db_, std::string_view{uid_key(uid)}, v);
+  if (!found) return found.error();
+  return (*found && v.size == 8) ? decode_u64(v.data) : 0;
+}
+
+caf::expected<int64_t> journal_store::received_at_after(uint64_t after) {
+  if (after >= last_seq_) return int64_t{-1};
+  auto txn = env_->begin(true);
+  if (!txn) return txn.error();
+  auto cursor = lmdb_int_cursor::open(*txn, events_db_);
+  if (!cursor) return cursor.error();
+  auto found = cursor->seek(after + 1);
+  if (!found) return found.error();
+  if (!*found || cursor->value().size < 8) return int64_t{-1};
+  return decode_i64(cursor->value().data);
+}
+
+uint64_t journal_store::map_size() const { return env_->map_size(); }
+uint64_t journal_store::used_bytes() const { return env_->used_bytes(); }
+
+} // namespace wabridge::store

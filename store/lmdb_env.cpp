@@ -1,0 +1,214 @@
+#include "store/lmdb_env.hpp"
+
+#include <lmdb.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+namespace wabridge::store {
+
+caf::error lmdb_error(int rc, std::string_view where) {
+  std::string detail{where};
+  detail += ": ";
+  detail += mdb_strerror(rc);
+  if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT) {
+    return make_error(errc::journal_full, std::move(detail));
+  }
+  return make_error(errc::journal_failure, std::move(detail));
+}
+
+namespace {
+
+MDB_val to_val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+MDB_val to_val(const uint64_t& key) {
+  return MDB_val{sizeof(key), const_cast<uint64_t*>(&key)};
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<lmdb_env>> lmdb_env::open(const std::string& dir,
+                                                         const options& opts) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(errc::io_failure, "create " + dir + ": " + ec.message());
+  MDB_env* env = nullptr;
+  if (int rc = mdb_env_create(&env); rc != 0) return lmdb_error(rc, "mdb_env_create");
+  std::unique_ptr<lmdb_env> result{new lmdb_env(env)};
+  if (int rc = mdb_env_set_maxdbs(env, opts.max_dbs); rc != 0)
+    return lmdb_error(rc, "mdb_env_set_maxdbs");
+  if (int rc = mdb_env_set_mapsize(env, opts.map_size); rc != 0)
+    return lmdb_error(rc, "mdb_env_set_mapsize");
+  // MDB_NOTLS: the owning actor may hop between scheduler threads.
+  // Durable defaults otherwise: no MDB_NOSYNC / MDB_NOMETASYNC, every commit fsyncs.
+  if (int rc = mdb_env_open(env, dir.c_str(), MDB_NOTLS, 0640); rc != 0)
+    return lmdb_error(rc, "mdb_env_open " + dir);
+  return result;
+}
+
+lmdb_env::~lmdb_env() {
+  if (env_ != nullptr) mdb_env_close(env_);
+}
+
+caf::expected<unsigned> lmdb_env::open_db(const char* name, bool integer_keys) {
+  auto txn = begin(false);
+  if (!txn) return txn.error();
+  MDB_dbi dbi = 0;
+  unsigned flags = MDB_CREATE | (integer_keys ? MDB_INTEGERKEY : 0u);
+  if (int rc = mdb_dbi_open(txn->raw(), name, flags, &dbi); rc != 0)
+    return lmdb_error(rc, std::string("mdb_dbi_open ") + name);
+  if (auto err = txn->commit()) return err;
+  return static_cast<unsigned>(dbi);
+}
+
+caf::expected<lmdb_txn> lmdb_env::begin(bool read_only) {
+  MDB_txn* txn = nullptr;
+  if (int rc = mdb_txn_begin(env_, nullptr, read_only ? MDB_RDONLY : 0u, &txn); rc != 0)
+    return lmdb_error(rc, "mdb_txn_begin");
+  return lmdb_txn{txn};
+}
+
+uint64_t lmdb_env::map_size() const {
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+uint64_t lmdb_env::used_bytes() const {
+  MDB_envinfo info{};
+  MDB_stat stat{};
+  mdb_env_info(env_, &info);
+  mdb_env_stat(env_, &stat);
+  return static_cast<uint64_t>(info.me_last_pgno + 1) * stat.ms_psize;
+}
+
+caf::error lmdb_env::resize(uint64_t new_size) {
+  if (int rc = mdb_env_set_mapsize(env_, new_size); rc != 0)
+    return lmdb_error(rc, "mdb_env_set_mapsize");
+  return {};
+}
+
+lmdb_txn::lmdb_txn(lmdb_txn&& other) noexcept : txn_(other.txn_) { other.txn_ = nullptr; }
+
+lmdb_txn& lmdb_txn::operator=(lmdb_txn&& other) noexcept {
+  if (this != &other) {
+    abort();
+    txn_ = other.txn_;
+    other.txn_ = nullptr;
+  }
+  return *this;
+}
+
+lmdb_txn::~lmdb_txn() { abort(); }
+
+caf::error lmdb_txn::commit() {
+  MDB_txn* txn = txn_;
+  txn_ = nullptr;
+  if (int rc = mdb_txn_commit(txn); rc != 0) return lmdb_error(rc, "mdb_txn_commit");
+  return {};
+}
+
+void lmdb_txn::abort() {
+  if (txn_ != nullptr) {
+    mdb_txn_abort(txn_);
+    txn_ = nullptr;
+  }
+}
+
+caf::error lmdb_txn::put(unsigned dbi, uint64_t key, std::string_view value, bool append) {
+  MDB_val k = to_val(key);
+  MDB_val v = to_val(value);
+  if (int rc = mdb_put(txn_, dbi, &k, &v, append ? MDB_APPEND : 0u); rc != 0)
+    return lmdb_error(rc, "mdb_put");
+  return {};
+}
+
+caf::expected<bool> lmdb_txn::get(unsigned dbi, uint64_t key, bytes_view& out) {
+  MDB_val k = to_val(key);
+  MDB_val v{};
+  int rc = mdb_get(txn_, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return lmdb_error(rc, "mdb_get");
+  out = {static_cast<const char*>(v.mv_data), v.mv_size};
+  return true;
+}
+
+caf::error lmdb_txn::del(unsigned dbi, uint64_t key) {
+  MDB_val k = to_val(key);
+  int rc = mdb_del(txn_, dbi, &k, nullptr);
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "mdb_del");
+  return {};
+}
+
+caf::error lmdb_txn::put(unsigned dbi, std::string_view key, std::string_view value) {
+  MDB_val k = to_val(key);
+  MDB_val v = to_val(value);
+  if (int rc = mdb_put(txn_, dbi, &k, &v, 0); rc != 0) return lmdb_error(rc, "mdb_put");
+  return {};
+}
+
+caf::expected<bool> lmdb_txn::get(unsigned dbi, std::string_view key, bytes_view& out) {
+  MDB_val k = to_val(key);
+  MDB_val v{};
+  int rc = mdb_get(txn_, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return lmdb_error(rc, "mdb_get");
+  out = {static_cast<const char*>(v.mv_data), v.mv_size};
+  return true;
+}
+
+caf::error lmdb_txn::del(unsigned dbi, std::string_view key) {
+  MDB_val k = to_val(key);
+  int rc = mdb_del(txn_, dbi, &k, nullptr);
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "mdb_del");
+  return {};
+}
+
+caf::expected<uint64_t> lmdb_txn::count(unsigned dbi) {
+  MDB_stat stat{};
+  if (int rc = mdb_stat(txn_, dbi, &stat); rc != 0) return lmdb_error(rc, "mdb_stat");
+  return static_cast<uint64_t>(stat.ms_entries);
+}
+
+caf::expected<lmdb_int_cursor> lmdb_int_cursor::open(lmdb_txn& txn, unsigned dbi) {
+  MDB_cursor* cursor = nullptr;
+  if (int rc = mdb_cursor_open(txn.raw(), dbi, &cursor); rc != 0)
+    return lmdb_error(rc, "mdb_cursor_open");
+  return lmdb_int_cursor{cursor};
+}
+
+lmdb_int_cursor::lmdb_int_cursor(lmdb_int_cursor&& other) noexcept
+    : cursor_(other.cursor_), key_(other.key_), value_(other.value_) {
+  other.cursor_ = nullptr;
+}
+
+lmdb_int_cursor::~lmdb_int_cursor() {
+  if (cursor_ != nullptr) mdb_cursor_close(static_cast<MDB_cursor*>(cursor_));
+}
+
+caf::expected<bool> lmdb_int_cursor::move(int op, uint64_t key) {
+  MDB_val k = to_val(key);
+  MDB_val v{};
+  int rc = mdb_cursor_get(static_cast<MDB_cursor*>(cursor_), &k, &v, static_cast<MDB_cursor_op>(op));
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return lmdb_error(rc, "mdb_cursor_get");
+  key_ = *static_cast<const uint64_t*>(k.mv_data);
+  value_ = {static_cast<const char*>(v.mv_data), v.mv_size};
+  return true;
+}
+
+caf::expected<bool> lmdb_int_cursor::seek(uint64_t key) { return move(MDB_SET_RANGE, key); }
+caf::expected<bool> lmdb_int_cursor::first() { return move(MDB_FIRST, 0); }
+caf::expected<bool> lmdb_int_cursor::last() { return move(MDB_LAST, 0); }
+caf::expected<bool> lmdb_int_cursor::next() { return move(MDB_NEXT, 0); }
+
+caf::error lmdb_int_cursor::del() {
+  if (int rc = mdb_cursor_del(static_cast<MDB_cursor*>(cursor_), 0); rc != 0)
+    return lmdb_error(rc, "mdb_cursor_del");
+  return {};
+}
+
+} // namespace wabridge::store

@@ -1,0 +1,218 @@
+#include "upstream/protocol.hpp"
+
+#include <algorithm>
+
+namespace wabridge::upstream {
+namespace {
+
+using nlohmann::json;
+
+caf::error violation(std::string what, const std::string& line) {
+  constexpr size_t excerpt_max = 120;
+  std::string excerpt = line.substr(0, excerpt_max);
+  if (line.size() > excerpt_max) excerpt += "...";
+  return make_error(errc::protocol_violation, std::move(what) + " in line: " + excerpt);
+}
+
+// The string member `key` of `obj`, or an error naming it.
+caf::expected<std::string> required_string(const json& obj, const char* key,
+                                           const std::string& line) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return violation(std::string("missing \"") + key + "\"", line);
+  if (!it->is_string()) return violation(std::string("\"") + key + "\" must be a string", line);
+  return it->get<std::string>();
+}
+
+std::string optional_string(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+template <class Enum, size_t N>
+bool parse_enum(const std::string& text, const std::pair<const char*, Enum> (&table)[N],
+                Enum& out) {
+  for (const auto& [name, value] : table) {
+    if (text == name) {
+      out = value;
+      return true;
+    }
+  }
+  return false;
+}
+
+constexpr std::pair<const char*, origin> origin_names[] = {
+    {"live", origin::live}, {"offline", origin::offline}, {"history", origin::history}};
+
+constexpr std::pair<const char*, link_state> state_names[] = {
+    {"starting", link_state::starting},         {"connecting", link_state::connecting},
+    {"qr", link_state::qr},                     {"connected", link_state::connected},
+    {"disconnected", link_state::disconnected}, {"logged_out", link_state::logged_out},
+    {"stopped", link_state::stopped}};
+
+// Dumping must never throw on odd UTF-8 from an upstream: replace invalid bytes.
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+caf::expected<upstream_message> parse_event(const json& j, const std::string& line) {
+  auto uid = required_string(j, "uid", line);
+  if (!uid) return uid.error();
+  if (uid->empty()) return violation("\"uid\" must not be empty", line);
+  auto origin_text = required_string(j, "origin", line);
+  if (!origin_text) return origin_text.error();
+  event_msg msg;
+  msg.uid = std::move(*uid);
+  if (!parse_enum(*origin_text, origin_names, msg.from))
+    return violation("unknown origin \"" + *origin_text + "\"", line);
+  auto ev = j.find("event");
+  if (ev == j.end() || !ev->is_object()) return violation("\"event\" must be an object", line);
+  json event = *ev;
+  // seq and receivedAt belong to the journal; an upstream cannot set them.
+  event.erase("seq");
+  event.erase("receivedAt");
+  event["eventUid"] = msg.uid;
+  event["origin"] = *origin_text;
+  msg.payload = dump(event);
+  return upstream_message{std::move(msg)};
+}
+
+} // namespace
+
+const char* to_string(origin o) {
+  for (const auto& [name, value] : origin_names)
+    if (value == o) return name;
+  return "live";
+}
+
+const char* to_string(link_state s) {
+  for (const auto& [name, value] : state_names)
+    if (value == s) return name;
+  return "disconnected";
+}
+
+caf::expected<upstream_message> parse_upstream_line(const std::string& line) {
+  json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return violation("not valid JSON", line);
+  if (!j.is_object()) return violation("not a JSON object", line);
+  auto type = required_string(j, "type", line);
+  if (!type) return type.error();
+  if (*type == "event") return parse_event(j, line);
+  if (*type == "state") {
+    state_msg msg;
+    auto state = required_string(j, "state", line);
+    if (!state) return state.error();
+    if (!parse_enum(*state, state_names, msg.state))
+      return violation("unknown state \"" + *state + "\"", line);
+    msg.qr = optional_string(j, "qr");
+    msg.reason = optional_string(j, "reason");
+    return upstream_message{std::move(msg)};
+  }
+  if (*type == "send_result") {
+    send_result_msg msg;
+    auto id = required_string(j, "id", line);
+    if (!id) return id.error();
+    msg.id = std::move(*id);
+    auto ok = j.find("ok");
+    if (ok == j.end() || !ok->is_boolean()) return violation("\"ok\" must be a boolean", line);
+    msg.ok = ok->get<bool>();
+    if (auto ids = j.find("messageIds"); ids != j.end()) {
+      if (!ids->is_array()) return violation("\"messageIds\" must be an array", line);
+      for (const auto& id_value : *ids) {
+        if (!id_value.is_string()) return violation("\"messageIds\" must hold strings", line);
+        msg.message_ids.push_back(id_value.get<std::string>());
+      }
+    }
+    msg.error = optional_string(j, "error");
+    if (auto data = j.find("data"); data != j.end()) msg.data = *data;
+    return upstream_message{std::move(msg)};
+  }
+  if (*type == "hello") {
+    hello_msg msg;
+    auto protocol = j.find("protocol");
+    if (protocol == j.end() || !protocol->is_number_integer())
+      return violation("\"protocol\" must be an integer", line);
+    msg.protocol = protocol->get<int>();
+    msg.upstream = optional_string(j, "upstream");
+    msg.version = optional_string(j, "version");
+    return upstream_message{std::move(msg)};
+  }
+  if (*type == "log") {
+    return upstream_message{log_msg{optional_string(j, "level"), optional_string(j, "msg")}};
+  }
+  return violation("unknown type \"" + *type + "\"", line);
+}
+
+std::string format_hello(const hello_msg& msg) {
+  return dump(json{{"type", "hello"},
+                   {"protocol", msg.protocol},
+                   {"upstream", msg.upstream},
+                   {"version", msg.version}});
+}
+
+std::string format_state(const state_msg& msg) {
+  json j{{"type", "state"}, {"state", to_string(msg.state)}};
+  if (!msg.qr.empty()) j["qr"] = msg.qr;
+  if (!msg.reason.empty()) j["reason"] = msg.reason;
+  return dump(j);
+}
+
+std::string format_event(const std::string& uid, origin from, const json& event) {
+  return dump(json{{"type", "event"}, {"uid", uid}, {"origin", to_string(from)}, {"event", event}});
+}
+
+std::string format_send_result(const send_result_msg& msg) {
+  json j{{"type", "send_result"}, {"id", msg.id}, {"ok", msg.ok}, {"messageIds", msg.message_ids}};
+  if (!msg.error.empty()) j["error"] = msg.error;
+  if (!msg.data.is_null()) j["data"] = msg.data;
+  return dump(j);
+}
+
+std::string format_log(const std::string& level, const std::string& text) {
+  return dump(json{{"type", "log"}, {"level", level}, {"msg", text}});
+}
+
+caf::expected<worker_message> parse_worker_line(const std::string& line) {
+  json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return violation("not valid JSON", line);
+  if (!j.is_object()) return violation("not a JSON object", line);
+  auto type = required_string(j, "type", line);
+  if (!type) return type.error();
+  if (*type == "confirm") {
+    confirm_msg msg;
+    auto uids = j.find("uids");
+    if (uids == j.end() || !uids->is_array()) return violation("\"uids\" must be an array", line);
+    msg.uids.reserve(uids->size());
+    for (const auto& uid : *uids) {
+      if (!uid.is_string()) return violation("\"uids\" must hold strings", line);
+      msg.uids.push_back(uid.get<std::string>());
+    }
+    return worker_message{std::move(msg)};
+  }
+  if (*type == "send") {
+    send_msg msg;
+    auto id = required_string(j, "id", line);
+    if (!id) return id.error();
+    auto op = required_string(j, "op", line);
+    if (!op) return op.error();
+    msg.id = std::move(*id);
+    msg.op = std::move(*op);
+    auto args = j.find("args");
+    msg.args = args != j.end() ? *args : json::object();
+    if (!msg.args.is_object()) return violation("\"args\" must be an object", line);
+    return worker_message{std::move(msg)};
+  }
+  if (*type == "stop") return worker_message{stop_msg{}};
+  return violation("unknown type \"" + *type + "\"", line);
+}
+
+std::string format_confirm(const std::vector<std::string>& uids) {
+  return dump(json{{"type", "confirm"}, {"uids", uids}});
+}
+
+std::string format_send(const send_msg& msg) {
+  return dump(json{{"type", "send"}, {"id", msg.id}, {"op", msg.op}, {"args", msg.args}});
+}
+
+std::string format_stop() { return R"({"type":"stop"})"; }
+
+} // namespace wabridge::upstream
