@@ -17,10 +17,7 @@ namespace {
 // Loads FILE, or the embedded demo when no file was given; prints every
 // problem as FILE:LINE:COL: KEY: MESSAGE.
 std::optional<wabridge::bridge_config> load_or_report(const std::string& path) {
-  auto result = path.empty()
-                    ? wabridge::parse_config(wabridge::demo_config_text(), "<embedded demo.toml>",
-                                             ".")
-                    : wabridge::load_config_file(path);
+  auto result = path.empty() ? wabridge::load_demo_config() : wabridge::load_config_file(path);
   if (auto* problems = std::get_if<std::vector<wabridge::config_problem>>(&result)) {
     for (const auto& p : *problems) std::cerr << wabridge::to_string(p) << '\n';
     std::cerr << problems->size() << " problem" << (problems->size() == 1 ? "" : "s")

@@ -222,6 +222,12 @@ class config_checker {
     const toml::node* node = table.get(key);
     if (node == nullptr) return nullptr;
     if (const auto* value = node->as_string()) {
+      // TOML allows "\u0000", but every string here ends up in a C API
+      // (paths, addresses, argv) that would silently cut it off there.
+      if (value->get().find('\0') != std::string::npos) {
+        add(node->source(), join_key(path, key), "must not contain NUL characters");
+        return nullptr;
+      }
       out = value->get();
       return node;
     }

@@ -393,8 +393,11 @@ sim_event_generator::plan sim_event_generator::make_plan(uint64_t i) const {
     p.mention_count = 1 + r.below(3);
     for (uint32_t k = 0; k < p.mention_count; ++k) {
       // Mentioning the bot is what makes a gateway answer in a group.
-      p.mentions[k] =
-          r.per_mille(300) ? -1 : c.members[r.below(static_cast<uint32_t>(c.members.size()))];
+      if (r.per_mille(300)) {
+        p.mentions[k] = -1;
+      } else {
+        p.mentions[k] = c.members[r.below(static_cast<uint32_t>(c.members.size()))];
+      }
     }
   }
 

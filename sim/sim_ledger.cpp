@@ -155,21 +155,22 @@ parse_result parse_ledger(std::string_view text) {
   return out;
 }
 
+// "G 1024 1700000000\n" / "C 0 1024\n"
+template <class A, class B>
+std::string record(char kind, A a, B b) {
+  std::string out(1, kind);
+  out += ' ';
+  out += std::to_string(a);
+  out += ' ';
+  out += std::to_string(b);
+  out += '\n';
+  return out;
+}
+
 std::string render(const ledger_state& s) {
   std::string out(header);
-  char buf[64];
-  auto line = [&](char kind, auto a, auto b) {
-    char* p = buf;
-    *p++ = kind;
-    *p++ = ' ';
-    p = std::to_chars(p, buf + sizeof buf, a).ptr;
-    *p++ = ' ';
-    p = std::to_chars(p, buf + sizeof buf, b).ptr;
-    *p++ = '\n';
-    out.append(buf, static_cast<size_t>(p - buf));
-  };
-  for (const auto& [end, secs] : s.times) line('G', end, secs);
-  for (const auto& [begin, end] : s.confirmed.ranges()) line('C', begin, end);
+  for (const auto& [end, secs] : s.times) out += record('G', end, secs);
+  for (const auto& [begin, end] : s.confirmed.ranges()) out += record('C', begin, end);
   return out;
 }
 
@@ -368,15 +369,8 @@ caf::error sim_ledger::record_generated(uint64_t n, int64_t unix_secs) {
                                                   std::to_string(n) + " < " +
                                                   std::to_string(state_.generated) + ")");
   if (n == state_.generated) return {};
-  char buf[64];
-  char* p = buf;
-  *p++ = 'G';
-  *p++ = ' ';
-  p = std::to_chars(p, buf + sizeof buf, n).ptr;
-  *p++ = ' ';
-  p = std::to_chars(p, buf + sizeof buf, unix_secs).ptr;
-  *p++ = '\n';
-  if (auto err = append(buf, static_cast<size_t>(p - buf))) return err;
+  std::string line = record('G', n, unix_secs);
+  if (auto err = append(line.data(), line.size())) return err;
   add_time_segment(state_, n, unix_secs);
   state_.generated = n;
   return maybe_compact();
@@ -384,15 +378,8 @@ caf::error sim_ledger::record_generated(uint64_t n, int64_t unix_secs) {
 
 caf::error sim_ledger::record_confirmed(uint64_t begin, uint64_t end) {
   if (begin >= end || state_.confirmed.covers(begin, end)) return {};
-  char buf[64];
-  char* p = buf;
-  *p++ = 'C';
-  *p++ = ' ';
-  p = std::to_chars(p, buf + sizeof buf, begin).ptr;
-  *p++ = ' ';
-  p = std::to_chars(p, buf + sizeof buf, end).ptr;
-  *p++ = '\n';
-  if (auto err = append(buf, static_cast<size_t>(p - buf))) return err;
+  std::string line = record('C', begin, end);
+  if (auto err = append(line.data(), line.size())) return err;
   state_.confirmed.insert(begin, end);
   state_.generated = std::max(state_.generated, end);
   return maybe_compact();

@@ -7,11 +7,42 @@ namespace {
 
 using nlohmann::json;
 
-caf::error violation(std::string what, const std::string& line) {
+// Length of the valid UTF-8 sequence at s[k], or 0 when the bytes there are not one.
+size_t utf8_sequence_length(const std::string& s, size_t k) {
+  auto byte = [&](size_t at) { return static_cast<unsigned char>(s[at]); };
+  unsigned char c = byte(k);
+  size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (len == 0 || k + len > s.size()) return 0;
+  for (size_t j = 1; j < len; ++j)
+    if ((byte(k + j) & 0xc0) != 0x80) return 0;
+  return len;
+}
+
+// The start of `line` for an error message. The message ends up in logs and in
+// JSON (/status), so it must be valid UTF-8 without control characters even
+// when the line is not: invalid bytes and controls become '?', and the cut
+// never splits a character.
+std::string excerpt_of(const std::string& line) {
   constexpr size_t excerpt_max = 120;
-  std::string excerpt = line.substr(0, excerpt_max);
-  if (line.size() > excerpt_max) excerpt += "...";
-  return make_error(errc::protocol_violation, std::move(what) + " in line: " + excerpt);
+  std::string out;
+  size_t k = 0;
+  while (k < line.size() && out.size() < excerpt_max) {
+    size_t len = utf8_sequence_length(line, k);
+    auto c = static_cast<unsigned char>(line[k]);
+    if (len == 0 || c < 0x20 || c == 0x7f) {
+      out += '?';
+      k += len == 0 ? 1 : len;
+    } else {
+      out.append(line, k, len);
+      k += len;
+    }
+  }
+  if (k < line.size()) out += "...";
+  return out;
+}
+
+caf::error violation(std::string what, const std::string& line) {
+  return make_error(errc::protocol_violation, std::move(what) + " in line: " + excerpt_of(line));
 }
 
 // The string member `key` of `obj`, or an error naming it.
@@ -54,10 +85,16 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-caf::expected<upstream_message> parse_event(const json& j, const std::string& line) {
+caf::expected<upstream_message> parse_event(json& j, const std::string& line) {
   auto uid = required_string(j, "uid", line);
   if (!uid) return uid.error();
   if (uid->empty()) return violation("\"uid\" must not be empty", line);
+  // The uid is the journal's dedupe key (an LMDB key, 511 bytes at most) and
+  // appears in logs; bound it here so one odd event cannot wedge a commit.
+  if (uid->size() > max_uid_bytes)
+    return violation("\"uid\" longer than " + std::to_string(max_uid_bytes) + " bytes", line);
+  if (std::any_of(uid->begin(), uid->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+    return violation("\"uid\" must not contain control characters", line);
   auto origin_text = required_string(j, "origin", line);
   if (!origin_text) return origin_text.error();
   event_msg msg;
@@ -66,7 +103,7 @@ caf::expected<upstream_message> parse_event(const json& j, const std::string& li
     return violation("unknown origin \"" + *origin_text + "\"", line);
   auto ev = j.find("event");
   if (ev == j.end() || !ev->is_object()) return violation("\"event\" must be an object", line);
-  json event = *ev;
+  json event = std::move(*ev);  // j is ours and discarded after this; no copy on the hot path
   // seq and receivedAt belong to the journal; an upstream cannot set them.
   event.erase("seq");
   event.erase("receivedAt");

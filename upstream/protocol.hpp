@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -17,6 +18,10 @@
 namespace wabridge::upstream {
 
 inline constexpr int protocol_version = 1;
+
+/// Longest uid an event may carry: it becomes an LMDB key (511 bytes max) and
+/// real WhatsApp uids stay under ~130 bytes. Longer ones are protocol violations.
+inline constexpr size_t max_uid_bytes = 256;
 
 /// Where an inbound event came from (SPEC §4 `origin`).
 enum class origin { live, offline, history };

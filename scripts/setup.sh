@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine (README.md, .ci/run):
+#   scripts/setup.sh run    install packages, build, run the bridge on the embedded demo config
+#   scripts/setup.sh test   install packages, build, run every test (plain and ASan+UBSan)
+#   scripts/setup.sh build  install packages and build only
+# Needs root or sudo for apt-get; everything else stays inside this checkout.
+set -euo pipefail
+
+mode="${1:-run}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+jobs="$(nproc 2>/dev/null || echo 2)"
+
+# Debian 12 packages only (see docs/dependencies.md for what each is for).
+packages=(
+  build-essential cmake pkg-config git ca-certificates
+  libcaf-dev liblmdb-dev lmdb-utils libspdlog-dev catch2 nlohmann-json3-dev
+  libtomlplusplus-dev libcpp-httplib-dev libcli11-dev
+  clang-format
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_packages() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+}
+
+# build DIR [cmake args...]
+build() {
+  local dir="$1"
+  shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+check_format() {
+  local bad
+  bad=$(git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
+  if [ "$bad" -gt 0 ]; then
+    git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run 2>&1 | grep 'warning:' | head -20
+    echo "setup: clang-format would change $bad places (run: git ls-files '*.cpp' '*.hpp' | xargs clang-format -i)"
+    return 1
+  fi
+}
+
+case "$mode" in
+  run)
+    install_packages
+    build build
+    echo "setup: starting the bridge on the embedded demo config (Ctrl-C stops it)"
+    exec build/wabridge run
+    ;;
+  build)
+    install_packages
+    build build
+    ;;
+  test)
+    install_packages
+    check_format
+    build build
+    ctest --test-dir build --output-on-failure -j "$jobs"
+    # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+    build build-asan -DWABRIDGE_SANITIZE=address,undefined
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      ctest --test-dir build-asan --output-on-failure -j "$jobs"
+    ;;
+  *)
+    echo "usage: scripts/setup.sh run|test|build" >&2
+    exit 64
+    ;;
+esac
