@@ -146,6 +146,8 @@ json session_json(const session_status& s) {
               {"linesRejected", s.lines_rejected},
               {"inFlight", s.in_flight},
               {"lastError", s.last_error},
+              {"confirmLatencyUs",
+               json{{"p50", s.confirm_p50_us}, {"p99", s.confirm_p99_us}, {"max", s.confirm_max_us}}},
               {"qr", s.qr.empty() ? json(nullptr) : json(s.qr)}};
 }
 

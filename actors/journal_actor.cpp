@@ -83,17 +83,17 @@ void flush(journal_self self) {
   st.flush_scheduled = false;
   if (st.pending.empty()) return;
   std::vector<pending_append> taken;
-  std::vector<store::pending_event> events;
+  std::vector<const store::pending_event*> events;
   size_t count = 0;
   while (!st.pending.empty() &&
-         (taken.empty() || count + st.pending.front().batch.events.size() <= st.cfg.journal.max_batch)) {
-    count += st.pending.front().batch.events.size();
+         (taken.empty() || count + st.pending.front().batch.size() <= st.cfg.journal.max_batch)) {
+    count += st.pending.front().batch.size();
     taken.push_back(std::move(st.pending.front()));
     st.pending.pop_front();
   }
   events.reserve(count);
   for (auto& p : taken)
-    for (auto& ev : p.batch.events) events.push_back(std::move(ev));
+    for (const auto& ev : *p.batch.events) events.push_back(&ev);
   const uint64_t before = st.store->last_seq();
   auto seqs = st.store->append(events, now_ms());
   if (!seqs) {
@@ -114,7 +114,7 @@ void flush(journal_self self) {
     st.counters.duplicates += events.size() - fresh;
     size_t offset = 0;
     for (auto& p : taken) {
-      const size_t n = p.batch.events.size();
+      const size_t n = p.batch.size();
       append_ack ack;
       ack.seqs.assign(seqs->begin() + static_cast<std::ptrdiff_t>(offset),
                       seqs->begin() + static_cast<std::ptrdiff_t>(offset + n));
@@ -156,7 +156,7 @@ journal_actor::behavior_type journal_impl(journal_self self, journal_actor_confi
       [self](event_batch& batch) -> caf::typed_response_promise<append_ack> {
         auto& st = self->state;
         auto promise = self->make_response_promise<append_ack>();
-        if (batch.events.empty()) {
+        if (batch.size() == 0) {
           promise.deliver(append_ack{});
           return promise;
         }

@@ -5,6 +5,9 @@
 #pragma once
 
 #include "store/journal_store.hpp"
+#include "upstream/protocol.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
 
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
@@ -12,6 +15,7 @@
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,9 +30,14 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;     // any: graceful 
 
 // ---- session -> journal ---------------------------------------------------
 
-/// Events read from the upstream, to be committed in order.
+using event_list = std::vector<store::pending_event>;
+
+/// Events read from the upstream, to be committed in order. Shared and
+/// immutable: the session keeps the same list for a retry while the journal
+/// reads it, and no payload is copied on the way (local messages only).
 struct event_batch {
-  std::vector<store::pending_event> events;
+  std::shared_ptr<const event_list> events;
+  size_t size() const { return events ? events->size() : 0; }
 };
 
 /// One seq per event of the batch (existing seq for duplicates).
@@ -112,10 +121,14 @@ struct ack_stats {
 
 // ---- session --------------------------------------------------------------
 
-/// Complete lines the reader thread read from the upstream's stdout.
+/// What the reader thread made of one chunk of the upstream's stdout: the
+/// lines are already parsed there (parsing is pure), so the session only acts.
 struct upstream_lines {
   uint64_t generation = 0; // which child process they came from
-  std::vector<std::string> lines;
+  int64_t read_at_us = 0;  // steady clock when the reader got them: latency starts here
+  event_list events;                               // event lines, in order
+  std::vector<upstream::upstream_message> control; // every other valid line, in order
+  std::vector<std::string> rejected;               // why each malformed line was refused
 };
 
 /// The upstream's stdout reached EOF (it exited or closed it).
@@ -137,6 +150,10 @@ struct session_status {
   uint64_t lines_rejected = 0;
   uint64_t in_flight = 0;    // received, not yet committed
   std::string last_error;
+  // Receipt (read from the upstream pipe) to confirm (written back), microseconds.
+  uint64_t confirm_p50_us = 0;
+  uint64_t confirm_p99_us = 0;
+  uint64_t confirm_max_us = 0;
 };
 
 // ---- interfaces -----------------------------------------------------------
@@ -164,10 +181,6 @@ using session_actor = caf::typed_actor<
 
 // ---- inspection (CAF 0.17 form) ------------------------------------------
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, event_batch& x) {
-  return f(caf::meta::type_name("event_batch"), x.events);
-}
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_ack& x) {
   return f(caf::meta::type_name("append_ack"), x.seqs);
@@ -216,10 +229,6 @@ typename Inspector::result_type inspect(Inspector& f, ack_stats& x) {
   return f(caf::meta::type_name("ack_stats"), x.consumers, x.acked_floor);
 }
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, upstream_lines& x) {
-  return f(caf::meta::type_name("upstream_lines"), x.generation, x.lines);
-}
-template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, upstream_eof& x) {
   return f(caf::meta::type_name("upstream_eof"), x.generation);
 }
@@ -227,13 +236,21 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_status& x) {
   return f(caf::meta::type_name("session_status"), x.upstream, x.state, x.reason, x.qr, x.pid,
            x.restarts, x.state_since_ms, x.last_exit, x.events_received, x.events_confirmed,
-           x.lines_rejected, x.in_flight, x.last_error);
+           x.lines_rejected, x.in_flight, x.last_error, x.confirm_p50_us, x.confirm_p99_us,
+           x.confirm_max_us);
 }
 
 /// Milliseconds since the Unix epoch (wall clock, for receivedAt and ages).
 int64_t now_ms();
 
+/// Microseconds on the steady clock (for latencies).
+int64_t steady_us();
+
 } // namespace wabridge
+
+// Local-only messages that hold pointers or variants: never serialized.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::event_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::upstream_lines)
 
 namespace wabridge::store {
 template <class Inspector>

@@ -1,5 +1,6 @@
 #include "actors/session_actor.hpp"
 
+#include "common/latency_histogram.hpp"
 #include "supervisor/backoff.hpp"
 #include "supervisor/child_process.hpp"
 #include "upstream/protocol.hpp"
@@ -42,7 +43,21 @@ struct reader_link {
   std::atomic<bool> stop{false};
 };
 
-// Reads the child's stdout until EOF and mails complete lines to the session.
+// Sorts one line into the batch: event, other message, or rejection.
+void classify_line(const std::string& line, upstream_lines& batch) {
+  auto parsed = upstream::parse_upstream_line(line);
+  if (!parsed) {
+    batch.rejected.push_back(describe(parsed.error()));
+  } else if (auto* ev = std::get_if<upstream::event_msg>(&*parsed)) {
+    batch.events.push_back(store::pending_event{std::move(ev->uid), std::move(ev->payload)});
+  } else {
+    batch.control.push_back(std::move(*parsed));
+  }
+}
+
+// Reads the child's stdout until EOF and mails what each chunk held to the
+// session. Parsing happens here, off the actor, since it is the costliest
+// step per event and is a pure function.
 void read_upstream(int fd, uint64_t generation, caf::weak_actor_ptr session,
                    std::shared_ptr<reader_link> link, uint64_t max_outstanding) {
   auto send = [&](auto&& msg) {
@@ -54,8 +69,10 @@ void read_upstream(int fd, uint64_t generation, caf::weak_actor_ptr session,
   };
   std::string buffer;
   std::vector<char> chunk(1 << 16);
+  std::string line;
   bool discarding = false; // inside an over-long line: drop bytes until its newline
   for (;;) {
+    // Backpressure: while the journal is behind, leave data in the pipe.
     while (link->outstanding.load() > max_outstanding && !link->stop.load())
       std::this_thread::sleep_for(1ms);
     if (link->stop.load()) break;
@@ -65,6 +82,7 @@ void read_upstream(int fd, uint64_t generation, caf::weak_actor_ptr session,
     buffer.append(chunk.data(), static_cast<size_t>(n));
     upstream_lines batch;
     batch.generation = generation;
+    batch.read_at_us = steady_us();
     size_t start = 0;
     for (;;) {
       size_t nl = buffer.find('\n', start);
@@ -72,20 +90,21 @@ void read_upstream(int fd, uint64_t generation, caf::weak_actor_ptr session,
       if (discarding) {
         discarding = false;
       } else if (nl > start) {
-        batch.lines.emplace_back(buffer, start, nl - start);
+        line.assign(buffer, start, nl - start);
+        classify_line(line, batch);
       }
       start = nl + 1;
     }
     buffer.erase(0, start);
     if (buffer.size() > max_line_bytes) {
-      batch.lines.push_back(std::string("{\"type\":\"oversized\"}")); // reported as a rejected line
+      batch.rejected.push_back("line longer than " + std::to_string(max_line_bytes) +
+                               " bytes discarded");
       buffer.clear();
       discarding = true;
     }
-    if (!batch.lines.empty()) {
-      link->outstanding += batch.lines.size();
-      if (!send(std::move(batch))) return;
-    }
+    if (batch.events.empty() && batch.control.empty() && batch.rejected.empty()) continue;
+    link->outstanding += batch.events.size();
+    if (!send(std::move(batch))) return;
   }
   send(upstream_eof{generation});
 }
@@ -101,6 +120,7 @@ struct session_state {
   std::deque<event_batch> retry_queue; // batches the journal refused, retried in order
   bool retry_scheduled = false;
   session_status status;
+  latency_histogram confirm_latency;
   static inline const char* name = "session";
 
   ~session_state() { stop_child(); }
@@ -172,7 +192,7 @@ void send_confirm(session_self self, uint64_t generation, const std::vector<std:
   st.status.events_confirmed += uids.size();
 }
 
-void commit_batch(session_self self, event_batch batch, uint64_t generation);
+void commit_batch(session_self self, event_batch batch, uint64_t generation, int64_t read_at_us);
 
 void schedule_retry(session_self self) {
   auto& st = self->state;
@@ -181,78 +201,73 @@ void schedule_retry(session_self self) {
   self->delayed_send(self, retry_delay, retry_atom::value);
 }
 
-void commit_batch(session_self self, event_batch batch, uint64_t generation) {
-  const uint64_t n = batch.events.size();
-  std::vector<std::string> uids;
-  uids.reserve(n);
-  for (const auto& ev : batch.events) uids.push_back(ev.uid);
+void commit_batch(session_self self, event_batch batch, uint64_t generation, int64_t read_at_us) {
+  const uint64_t n = batch.size();
   self->state.status.in_flight += n;
   self->request(self->state.cfg.journal, journal_timeout, batch)
       .then(
-          [self, generation, uids = std::move(uids), n](append_ack&) {
+          [self, generation, batch, read_at_us](append_ack&) {
             auto& st = self->state;
-            st.status.in_flight -= n;
-            if (st.link) st.link->outstanding -= std::min<uint64_t>(n, st.link->outstanding);
+            const uint64_t count = batch.size();
+            st.status.in_flight -= count;
+            if (st.link) st.link->outstanding -= std::min<uint64_t>(count, st.link->outstanding);
+            std::vector<std::string> uids;
+            uids.reserve(count);
+            for (const auto& ev : *batch.events) uids.push_back(ev.uid);
             send_confirm(self, generation, uids);
+            const int64_t waited = steady_us() - read_at_us;
+            st.confirm_latency.record(static_cast<uint64_t>(std::max<int64_t>(waited, 0)), count);
             // The journal is healthy again: flush the queued retries right away.
             if (!st.retry_queue.empty() && !st.retry_scheduled) {
               st.retry_scheduled = true;
               self->send(self, retry_atom::value);
             }
           },
-          [self, batch, n](caf::error& err) mutable {
+          [self, batch](caf::error& err) {
             // Not committed, so not confirmed: the upstream still holds the
             // events. Keep them and retry in order; stay degraded meanwhile.
             auto& st = self->state;
-            st.status.in_flight -= n;
+            st.status.in_flight -= batch.size();
             st.status.last_error = describe(err);
             spdlog::warn("upstream account={} journal refused batch events={} error=\"{}\" "
                          "action=retry",
-                         st.cfg.account.name, n, st.status.last_error);
-            st.retry_queue.push_front(std::move(batch));
+                         st.cfg.account.name, batch.size(), st.status.last_error);
+            st.retry_queue.push_front(batch);
             schedule_retry(self);
           });
 }
 
+void on_control(session_self self, upstream::upstream_message& msg) {
+  auto& st = self->state;
+  if (auto* link_state = std::get_if<upstream::state_msg>(&msg)) {
+    st.status.qr = link_state->qr;
+    st.set_state(upstream::to_string(link_state->state), link_state->reason);
+  } else if (auto* hello = std::get_if<upstream::hello_msg>(&msg)) {
+    spdlog::info("upstream account={} hello upstream={} version={} protocol={}",
+                 st.cfg.account.name, hello->upstream, hello->version, hello->protocol);
+  } else if (auto* log = std::get_if<upstream::log_msg>(&msg)) {
+    spdlog::info("upstream account={} says level={} msg=\"{}\"", st.cfg.account.name, log->level,
+                 log->text);
+  } else if (std::holds_alternative<upstream::send_result_msg>(msg)) {
+    // Outbound sends arrive with issue #4; nothing is waiting for results yet.
+  }
+}
+
 void on_lines(session_self self, upstream_lines& msg) {
   auto& st = self->state;
-  event_batch batch;
-  uint64_t non_events = 0;
-  for (const auto& line : msg.lines) {
-    auto parsed = upstream::parse_upstream_line(line);
-    if (!parsed) {
-      ++st.status.lines_rejected;
-      ++non_events;
-      spdlog::warn("upstream account={} rejected line error=\"{}\"", st.cfg.account.name,
-                   describe(parsed.error()));
-      continue;
-    }
-    if (auto* ev = std::get_if<upstream::event_msg>(&*parsed)) {
-      batch.events.push_back(store::pending_event{std::move(ev->uid), std::move(ev->payload)});
-      continue;
-    }
-    ++non_events;
-    if (auto* link_state = std::get_if<upstream::state_msg>(&*parsed)) {
-      st.status.qr = link_state->qr;
-      st.set_state(upstream::to_string(link_state->state), link_state->reason);
-    } else if (auto* hello = std::get_if<upstream::hello_msg>(&*parsed)) {
-      spdlog::info("upstream account={} hello upstream={} version={} protocol={}",
-                   st.cfg.account.name, hello->upstream, hello->version, hello->protocol);
-    } else if (auto* log = std::get_if<upstream::log_msg>(&*parsed)) {
-      spdlog::info("upstream account={} says level={} msg=\"{}\"", st.cfg.account.name,
-                   log->level, log->text);
-    } else if (std::holds_alternative<upstream::send_result_msg>(*parsed)) {
-      // Outbound sends arrive with issue #4; nothing is waiting for results yet.
-    }
+  for (const auto& why : msg.rejected) {
+    ++st.status.lines_rejected;
+    spdlog::warn("upstream account={} rejected line error=\"{}\"", st.cfg.account.name, why);
   }
-  if (st.link) st.link->outstanding -= std::min<uint64_t>(non_events, st.link->outstanding);
-  if (batch.events.empty()) return;
-  st.status.events_received += batch.events.size();
+  for (auto& control : msg.control) on_control(self, control);
+  if (msg.events.empty()) return;
+  st.status.events_received += msg.events.size();
+  event_batch batch{std::make_shared<const event_list>(std::move(msg.events))};
   if (!st.retry_queue.empty()) {
     st.retry_queue.push_back(std::move(batch)); // keep upstream order behind the retries
     return;
   }
-  commit_batch(self, std::move(batch), msg.generation);
+  commit_batch(self, std::move(batch), msg.generation, msg.read_at_us);
 }
 
 void on_eof(session_self self, uint64_t generation) {
@@ -303,9 +318,16 @@ session_actor::behavior_type session_impl(session_self self, session_config cfg)
         // sends the next retry at once, its failure waits retry_delay.
         auto batch = std::move(st.retry_queue.front());
         st.retry_queue.pop_front();
-        commit_batch(self, std::move(batch), st.generation);
+        commit_batch(self, std::move(batch), st.generation, steady_us());
       },
-      [self](stats_atom) -> session_status { return self->state.status; },
+      [self](stats_atom) -> session_status {
+        auto& st = self->state;
+        session_status out = st.status;
+        out.confirm_p50_us = st.confirm_latency.quantile(0.50);
+        out.confirm_p99_us = st.confirm_latency.quantile(0.99);
+        out.confirm_max_us = st.confirm_latency.max();
+        return out;
+      },
   };
 }
 

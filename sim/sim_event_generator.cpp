@@ -29,6 +29,7 @@ enum stream_tag : uint64_t {
   tag_chat = 2,
   tag_event = 3,
   tag_self = 4,
+  tag_corpus = 5,
 };
 
 struct rng {
@@ -76,7 +77,7 @@ constexpr std::string_view group_names[] = {
     "Neighbours",      "Choir rehearsals", "Founders 🚀",    "Running club 🏃", "Uni friends",
     "Garden allotment", "Grupo da praia 🏖️", "Ops on-call",  "Wedding planning 💍", "Chess club"};
 
-constexpr std::string_view words[] = {
+constexpr std::string_view vocabulary[] = {
     "the",     "a",       "and",      "to",      "of",      "in",       "is",      "it",
     "you",     "that",    "we",       "for",     "on",      "with",     "this",    "are",
     "be",      "at",      "have",     "not",     "can",     "just",     "so",      "but",
@@ -169,54 +170,94 @@ const T& pick(const T (&table)[N], rng& r) {
 
 // ---- output -----------------------------------------------------------------
 
-struct plain_sink {
-  std::string& out;
-  void put(std::string_view s) { out.append(s); }
-};
+// Appends to a std::string through a raw pointer: the fast path writes ~1 KB
+// per event in ~150 small pieces, and std::string::append's out-of-line
+// capacity check per piece cost more than the text generation itself.
+class line_writer {
+ public:
+  explicit line_writer(std::string& out) : out_(out), len_(out.size()) {}
+  ~line_writer() { out_.resize(len_); }
+  line_writer(const line_writer&) = delete;
+  line_writer& operator=(const line_writer&) = delete;
 
-// Escapes exactly as nlohmann::json::dump(-1, ' ', false) does: '"', '\\',
-// the short escapes, other control bytes as \u00xx (lowercase hex), and
-// everything else, including UTF-8 and 0x7f, verbatim.
-void append_escaped(std::string& out, std::string_view s) {
-  size_t run = 0;  // start of the pending run of bytes that need no escape
-  for (size_t k = 0; k < s.size(); ++k) {
-    auto c = static_cast<unsigned char>(s[k]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, k - run);
-    run = k + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: {
-        static constexpr char hex[] = "0123456789abcdef";
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
-        out.append(esc, sizeof esc);
+  void raw(std::string_view s) {
+    char* p = room(s.size());
+    std::memcpy(p, s.data(), s.size());
+    len_ += s.size();
+  }
+
+  void raw(char c) { *room(1) = c, ++len_; }
+
+  // Escapes exactly as nlohmann::json::dump(-1, ' ', false) does: '"', '\\',
+  // the short escapes, other control bytes as \u00xx (lowercase hex), and
+  // everything else, including UTF-8 and 0x7f, verbatim.
+  void escaped(std::string_view s) {
+    char* p = room(s.size() * 6);  // worst case: every byte becomes \u00xx
+    char* const begin = p;
+    for (char ch : s) {
+      auto c = static_cast<unsigned char>(ch);
+      if (c >= 0x20 && c != '"' && c != '\\') {
+        *p++ = ch;
+        continue;
+      }
+      *p++ = '\\';
+      switch (c) {
+        case '"': *p++ = '"'; break;
+        case '\\': *p++ = '\\'; break;
+        case '\b': *p++ = 'b'; break;
+        case '\f': *p++ = 'f'; break;
+        case '\n': *p++ = 'n'; break;
+        case '\r': *p++ = 'r'; break;
+        case '\t': *p++ = 't'; break;
+        default: {
+          static constexpr char hex[] = "0123456789abcdef";
+          *p++ = 'u';
+          *p++ = '0';
+          *p++ = '0';
+          *p++ = hex[c >> 4];
+          *p++ = hex[c & 0xf];
+        }
       }
     }
+    len_ += static_cast<size_t>(p - begin);
   }
-  out.append(s.data() + run, s.size() - run);
-}
 
-struct json_sink {
-  std::string& out;
-  void put(std::string_view s) { append_escaped(out, s); }
+  void quoted(std::string_view s) {
+    raw('"');
+    escaped(s);
+    raw('"');
+  }
+
+  void hex16(uint64_t v) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    char* p = room(16);
+    for (int k = 15; k >= 0; --k) {
+      p[k] = hex[v & 0xf];
+      v >>= 4;
+    }
+    len_ += 16;
+  }
+
+  void integer(int64_t v) {
+    char* p = room(24);
+    auto res = std::to_chars(p, p + 24, v);
+    len_ += static_cast<size_t>(res.ptr - p);
+  }
+
+ private:
+  // Pointer to at least n writable bytes at the end. Grows the size in small
+  // steps (resize() zero-fills what it adds; the capacity still grows
+  // geometrically inside std::string), and the destructor trims the slack.
+  char* room(size_t n) {
+    if (len_ + n > out_.size()) out_.resize(len_ + n + 2048);
+    return out_.data() + len_;
+  }
+
+  std::string& out_;
+  size_t len_;
 };
 
 // Counts what the text generators wrote, so a body can stop near a target length.
-template <class Sink>
-struct counted {
-  Sink& sink;
-  size_t written = 0;
-  void put(std::string_view s) {
-    sink.put(s);
-    written += s.size();
-  }
-};
 
 void append_hex16(std::string& out, uint64_t v) {
   static constexpr char hex[] = "0123456789ABCDEF";
@@ -226,12 +267,6 @@ void append_hex16(std::string& out, uint64_t v) {
     v >>= 4;
   }
   out.append(buf, sizeof buf);
-}
-
-void append_int(std::string& out, int64_t v) {
-  char buf[24];
-  auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, static_cast<size_t>(res.ptr - buf));
 }
 
 std::string digits_from(rng& r, int n) {
@@ -247,25 +282,21 @@ std::string phone_number(rng& r) {
   return std::string(c.code) + digits_from(r, c.national_digits);
 }
 
-// One sentence of `min..max` words; stops early once `stop_at` bytes are written.
-template <class Out>
-void sentence(Out& out, rng& r, uint32_t min_words, uint32_t max_words,
-              size_t stop_at = SIZE_MAX) {
-  uint32_t n = min_words + r.below(max_words - min_words + 1);
-  for (uint32_t k = 0; k < n; ++k) {
-    if (k > 0) out.put(" ");
-    std::string_view w = pick(words, r);
-    if (k == 0 && w[0] >= 'a' && w[0] <= 'z') {
-      char cap = static_cast<char>(w[0] - 'a' + 'A');
-      out.put(std::string_view(&cap, 1));
-      out.put(w.substr(1));
-    } else {
-      out.put(w);
-    }
-    if (out.written >= stop_at) return;
-  }
-  out.put(pick(endings, r));
-}
+// Sinks receive text two ways: arbitrary strings (put) and runs of corpus
+// words (put_words), which the JSON sink copies pre-escaped.
+struct plain_words_sink {
+  std::string& out;
+  const sim_event_generator::corpus& text;
+  void put(std::string_view s) { out.append(s); }
+  void put_words(uint32_t a, uint32_t b);
+};
+
+struct json_words_sink {
+  line_writer& out;
+  const sim_event_generator::corpus& text;
+  void put(std::string_view s) { out.escaped(s); }
+  void put_words(uint32_t a, uint32_t b);
+};
 
 }  // namespace
 
@@ -288,6 +319,114 @@ struct sim_event_generator::plan {
   uint32_t body_target = 0;  // body_bytes mode: stop near this many bytes
   uint64_t body_seed = 0;
 };
+
+// ---- the text corpus ------------------------------------------------------------
+
+struct sim_event_generator::corpus {
+  std::string raw;  // sentences of words, separated by ' ' or '\n'
+  std::string esc;  // the same text, JSON-escaped
+  // Word k is raw[raw_begin[k], raw_end[k]) and esc[esc_begin[k], esc_end[k]).
+  std::vector<uint32_t> raw_begin, raw_end, esc_begin, esc_end;
+  std::vector<uint32_t> sentences;  // first word of each sentence, then words() as a sentinel
+
+  uint32_t words() const { return static_cast<uint32_t>(raw_begin.size()); }
+  uint32_t sentence_count() const { return static_cast<uint32_t>(sentences.size() - 1); }
+  // Raw bytes of words [a, b), b > a, separators included.
+  uint32_t raw_length(uint32_t a, uint32_t b) const { return raw_end[b - 1] - raw_begin[a]; }
+
+  static corpus build(uint64_t seed, size_t min_bytes) {
+    corpus c;
+    rng r{seed};
+    auto add = [&](std::string_view token) {
+      c.raw_begin.push_back(static_cast<uint32_t>(c.raw.size()));
+      c.esc_begin.push_back(static_cast<uint32_t>(c.esc.size()));
+      c.raw += token;
+      {
+        line_writer w{c.esc};
+        w.escaped(token);
+      }
+      c.raw_end.push_back(static_cast<uint32_t>(c.raw.size()));
+      c.esc_end.push_back(static_cast<uint32_t>(c.esc.size()));
+    };
+    auto separator = [&](std::string_view sep) {
+      c.raw += sep;
+      line_writer w{c.esc};
+      w.escaped(sep);
+    };
+    std::string token;
+    while (c.raw.size() < min_bytes) {
+      if (!c.sentences.empty()) separator(r.per_mille(250) ? "\n" : " ");
+      c.sentences.push_back(c.words());
+      uint32_t n = 3 + r.below(18);
+      for (uint32_t k = 0; k < n; ++k) {
+        if (k > 0) separator(" ");
+        token.assign(pick(vocabulary, r));
+        if (k == 0 && token[0] >= 'a' && token[0] <= 'z') token[0] = static_cast<char>(token[0] - 'a' + 'A');
+        if (k + 1 == n) token += pick(endings, r);
+        add(token);
+      }
+    }
+    c.sentences.push_back(c.words());
+    return c;
+  }
+};
+
+namespace {
+
+void plain_words_sink::put_words(uint32_t a, uint32_t b) {
+  out.append(text.raw, text.raw_begin[a], text.raw_length(a, b));
+}
+
+void json_words_sink::put_words(uint32_t a, uint32_t b) {
+  out.raw(std::string_view(text.esc).substr(text.esc_begin[a], text.esc_end[b - 1] - text.esc_begin[a]));
+}
+
+// Counts the raw bytes written, so a body can stop near a target length.
+template <class Sink>
+struct counted {
+  Sink& sink;
+  const sim_event_generator::corpus& text;
+  size_t written = 0;
+  void put(std::string_view s) {
+    sink.put(s);
+    written += s.size();
+  }
+  void put_words(uint32_t a, uint32_t b) {
+    sink.put_words(a, b);
+    written += text.raw_length(a, b);
+  }
+  void sentence(rng& r) {
+    uint32_t k = r.below(text.sentence_count());
+    put_words(text.sentences[k], text.sentences[k + 1]);
+  }
+  // `n` consecutive sentences, with the corpus's own spaces and newlines.
+  void sentences(rng& r, uint32_t n) {
+    uint32_t k = r.below(text.sentence_count());
+    uint32_t last = std::min(k + n, text.sentence_count());
+    put_words(text.sentences[k], text.sentences[last]);
+  }
+  // Text from a random sentence onwards until `target` bytes are written,
+  // wrapping around the corpus when it is shorter than the target.
+  void fill_to(rng& r, size_t target) {
+    uint32_t a = text.sentences[r.below(text.sentence_count())];
+    while (written < target) {
+      size_t need = target - written;
+      // First word whose end reaches `need` bytes past a's start.
+      auto goal = static_cast<uint64_t>(text.raw_begin[a]) + need;
+      auto it = std::lower_bound(text.raw_end.begin() + a, text.raw_end.end(), goal,
+                                 [](uint32_t end, uint64_t g) { return end < g; });
+      if (it != text.raw_end.end()) {
+        put_words(a, static_cast<uint32_t>(it - text.raw_end.begin()) + 1);
+        return;
+      }
+      put_words(a, text.words());
+      put(" ");
+      a = 0;
+    }
+  }
+};
+
+}  // namespace
 
 sim_event_generator::sim_event_generator(generator_options options)
     : options_(std::move(options)) {
@@ -320,6 +459,11 @@ sim_event_generator::sim_event_generator(generator_options options)
     self_.name = options_.account.empty() ? "wabridge" : options_.account;
     self_lid_ = digits_from(r, 15) + "@lid";
   }
+
+  // Big enough that bodies rarely repeat and a body never wraps more than
+  // about once; capped so an absurd body_bytes cannot eat memory (bodies wrap).
+  size_t corpus_bytes = std::clamp<size_t>(size_t{2} * options_.body_bytes, 256u << 10, 64u << 20);
+  corpus_ = std::make_shared<const corpus>(corpus::build(derive(key_, tag_corpus, 0), corpus_bytes));
 
   chats_.reserve(options_.chats);
   for (uint32_t k = 0; k < options_.chats; ++k) {
@@ -413,7 +557,7 @@ sim_event_generator::plan sim_event_generator::make_plan(uint64_t i) const {
 
 template <class Sink>
 void sim_event_generator::write_body(const plan& p, Sink& sink) const {
-  counted<Sink> out{sink};
+  counted<Sink> out{sink, *corpus_};
   rng r{p.body_seed};
   for (uint32_t k = 0; k < p.mention_count; ++k) {
     out.put("@");
@@ -422,45 +566,36 @@ void sim_event_generator::write_body(const plan& p, Sink& sink) const {
     out.put(" ");
   }
   if (options_.body_bytes > 0) {
-    // Sentences until the target; every ~7th break is a newline (multi-line texts).
-    while (out.written < p.body_target) {
-      if (out.written > 0) out.put(r.per_mille(150) ? "\n" : " ");
-      sentence(out, r, 5, 15, p.body_target);
-    }
+    out.fill_to(r, p.body_target);
     return;
   }
   if (p.media != media_kind::none) {
-    if (p.caption) sentence(out, r, 2, 10);
+    if (p.caption) out.sentence(r);
     return;
   }
   switch (p.body_kind) {
     case 0:
       if (p.mention_count > 0) {
-        sentence(out, r, 2, 6);
+        out.sentence(r);
       } else {
         out.put(pick(short_phrases, r));
       }
       break;
-    case 1: sentence(out, r, 3, 14); break;
-    case 2: {
-      uint32_t n = 2 + r.below(3);
-      for (uint32_t k = 0; k < n; ++k) {
-        if (k > 0) out.put(" ");
-        sentence(out, r, 4, 14);
-      }
-      break;
-    }
+    case 1: out.sentence(r); break;
+    case 2: out.sentences(r, 2 + r.below(3)); break;
     case 3: {
+      // A long multi-line text: lines, some blank-separated, some bulleted.
       uint32_t lines = 3 + r.below(8);
+      bool bullets = r.per_mille(300);
       for (uint32_t k = 0; k < lines; ++k) {
         if (k > 0) out.put(r.per_mille(200) ? "\n\n" : "\n");
-        if (r.per_mille(250)) out.put("- ");
-        sentence(out, r, 6, 20);
+        if (bullets) out.put("- ");
+        out.sentence(r);
       }
       break;
     }
     default: {
-      sentence(out, r, 1, 5);
+      out.sentence(r);
       out.put(" ");
       out.put(pick(link_hosts, r));
       std::string id;
@@ -474,12 +609,12 @@ void sim_event_generator::write_body(const plan& p, Sink& sink) const {
 template <class Sink>
 void sim_event_generator::write_quoted_text(const plan& p, Sink& sink) const {
   if (!p.quoted) return;
-  counted<Sink> out{sink};
+  counted<Sink> out{sink, *corpus_};
   rng r{p.quoted_seed};
   if (r.per_mille(400)) {
     out.put(pick(short_phrases, r));
   } else {
-    sentence(out, r, 2, 12);
+    out.sentence(r);
   }
 }
 
@@ -512,7 +647,7 @@ nlohmann::json sim_event_generator::fields(uint64_t i, int64_t timestamp) const 
   std::string message_id = message_id_of(i);
 
   std::string body;
-  plain_sink body_sink{body};
+  plain_words_sink body_sink{body, *corpus_};
   write_body(p, body_sink);
 
   json mentioned = json::array();
@@ -529,7 +664,7 @@ nlohmann::json sim_event_generator::fields(uint64_t i, int64_t timestamp) const 
     quoted_id = qid;
     quoted_participant =
         p.quoted_who < 0 ? self_.jid : contacts_[static_cast<size_t>(p.quoted_who)].jid;
-    plain_sink quoted_sink{quoted_text};
+    plain_words_sink quoted_sink{quoted_text, *corpus_};
     write_quoted_text(p, quoted_sink);
   }
 
@@ -566,85 +701,81 @@ void sim_event_generator::append_event_line(uint64_t i, int64_t timestamp, upstr
   plan p = make_plan(i);
   const chat& c = chats_[p.chat];
   const contact& sender = contacts_[p.sender];
-  json_sink js{out};
-  auto str = [&](std::string_view s) {
-    out += '"';
-    append_escaped(out, s);
-    out += '"';
-  };
-  auto boolean = [&](bool b) { out += b ? "true" : "false"; };
+  line_writer w{out};
+  json_words_sink js{w, *corpus_};
+  auto boolean = [&](bool b) { w.raw(b ? std::string_view("true") : std::string_view("false")); };
   auto message_id = [&] {
-    out += "\"SIM";
-    append_hex16(out, i);
-    out += '"';
+    w.raw("\"SIM");
+    w.hex16(i);
+    w.raw('"');
   };
 
   // Keys in the order nlohmann::json (a std::map) dumps them: sorted bytewise.
-  out += R"({"event":{"body":")";
+  w.raw(R"({"event":{"body":")");
   write_body(p, js);
-  out += R"(","botIds":[)";
-  str(self_.jid);
-  out += ',';
-  str(self_lid_);
-  out += R"(],"chatId":)";
-  str(c.id);
-  out += R"(,"chatName":)";
-  str(c.name);
-  out += R"(,"fileName":)";
-  str(p.media == media_kind::document ? documents[p.doc].file_name : std::string_view());
-  out += R"(,"hasMedia":)";
+  w.raw(R"(","botIds":[)");
+  w.quoted(self_.jid);
+  w.raw(',');
+  w.quoted(self_lid_);
+  w.raw(R"(],"chatId":)");
+  w.quoted(c.id);
+  w.raw(R"(,"chatName":)");
+  w.quoted(c.name);
+  w.raw(R"(,"fileName":)");
+  w.quoted(p.media == media_kind::document ? documents[p.doc].file_name : std::string_view());
+  w.raw(R"(,"hasMedia":)");
   boolean(p.media != media_kind::none);
-  out += R"(,"hasQuotedMessage":)";
+  w.raw(R"(,"hasQuotedMessage":)");
   boolean(p.quoted);
-  out += R"(,"isGroup":)";
+  w.raw(R"(,"isGroup":)");
   boolean(c.is_group);
-  out += R"(,"mediaType":)";
-  str(media_type_name(p.media));
-  out += R"(,"mediaUrls":[],"mentionedIds":[)";
+  w.raw(R"(,"mediaType":)");
+  w.quoted(media_type_name(p.media));
+  w.raw(R"(,"mediaUrls":[],"mentionedIds":[)");
   for (uint32_t k = 0; k < p.mention_count; ++k) {
-    if (k > 0) out += ',';
-    str(p.mentions[k] < 0 ? self_.jid : contacts_[static_cast<size_t>(p.mentions[k])].jid);
+    if (k > 0) w.raw(',');
+    w.quoted(p.mentions[k] < 0 ? self_.jid : contacts_[static_cast<size_t>(p.mentions[k])].jid);
   }
-  out += R"(],"messageId":)";
+  w.raw(R"(],"messageId":)");
   message_id();
-  out += R"(,"mime":)";
-  str(media_mime(p.media, p.doc));
-  out += R"(,"quotedMessageId":")";
+  w.raw(R"(,"mime":)");
+  w.quoted(media_mime(p.media, p.doc));
+  w.raw(R"(,"quotedMessageId":")");
   if (p.quoted) {
-    out += "3EB0";
-    append_hex16(out, p.quoted_id);
+    w.raw("3EB0");
+    w.hex16(p.quoted_id);
   }
-  out += R"(","quotedParticipant":)";
-  str(!p.quoted                ? std::string_view()
-      : p.quoted_who < 0 ? std::string_view(self_.jid)
-                         : std::string_view(contacts_[static_cast<size_t>(p.quoted_who)].jid));
-  out += R"(,"quotedText":")";
+  w.raw(R"(","quotedParticipant":)");
+  w.quoted(!p.quoted          ? std::string_view()
+           : p.quoted_who < 0 ? std::string_view(self_.jid)
+                              : std::string_view(contacts_[static_cast<size_t>(p.quoted_who)].jid));
+  w.raw(R"(,"quotedText":")");
   write_quoted_text(p, js);
-  out += R"(","readReceiptKey":{"fromMe":false,"id":)";
+  w.raw(R"(","readReceiptKey":{"fromMe":false,"id":)");
   message_id();
   if (c.is_group) {
-    out += R"(,"participant":)";
-    str(sender.jid);
+    w.raw(R"(,"participant":)");
+    w.quoted(sender.jid);
   }
-  out += R"(,"remoteJid":)";
-  str(c.id);
-  out += R"(},"senderId":)";
-  str(sender.jid);
-  out += R"(,"senderName":)";
-  str(sender.name);
-  out += R"(,"timestamp":)";
-  append_int(out, timestamp);
-  out += R"(},"origin":")";
-  out += upstream::to_string(from);
-  out += R"(","type":"event","uid":")";
-  append_escaped(out, c.id);
-  out += ":SIM";
-  append_hex16(out, i);
+  w.raw(R"(,"remoteJid":)");
+  w.quoted(c.id);
+  w.raw(R"(},"senderId":)");
+  w.quoted(sender.jid);
+  w.raw(R"(,"senderName":)");
+  w.quoted(sender.name);
+  w.raw(R"(,"timestamp":)");
+  w.integer(timestamp);
+  w.raw(R"(},"origin":")");
+  w.raw(upstream::to_string(from));
+  w.raw(R"(","type":"event","uid":")");
+  w.escaped(c.id);
+  w.raw(":SIM");
+  w.hex16(i);
   if (c.is_group) {
-    out += ':';
-    append_escaped(out, sender.jid);
+    w.raw(':');
+    w.escaped(sender.jid);
   }
-  out += "\"}\n";
+  w.raw("\"}\n");
 }
 
 std::optional<uint64_t> index_of_uid(std::string_view uid) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,8 +67,10 @@ class sim_event_generator {
     std::vector<uint32_t> members;  // contact indices; a DM has exactly one
   };
 
-  /// Internal per-event choices; public only so the .cpp's helpers can use it.
+  /// Internal per-event choices and the generator's text corpus; public only
+  /// so the .cpp's helpers can name them.
   struct plan;
+  struct corpus;
 
  private:
   plan make_plan(uint64_t i) const;
@@ -82,6 +85,10 @@ class sim_event_generator {
   std::vector<chat> chats_;
   contact self_;         // the account's own number (botIds, quotes of our messages)
   std::string self_lid_;  // "<digits>@lid", the account's second identity in botIds
+  // Random sentences built once, raw and JSON-escaped: a body is a few
+  // slices of it, so the fast path copies text instead of composing it word
+  // by word (that was most of the cost at ~500-byte bodies). Shared, immutable.
+  std::shared_ptr<const corpus> corpus_;
 };
 
 /// "SIM" + 16 uppercase hex digits of i: the message id of event i.

@@ -3,7 +3,6 @@
 #include "store/lmdb_env.hpp"
 
 #include <cstring>
-#include <unordered_map>
 
 namespace wabridge::store {
 namespace {
@@ -107,6 +106,14 @@ caf::error journal_store::load_bounds() {
 
 caf::expected<std::vector<uint64_t>> journal_store::append(
     const std::vector<pending_event>& events, int64_t received_at_ms) {
+  std::vector<const pending_event*> pointers;
+  pointers.reserve(events.size());
+  for (const auto& ev : events) pointers.push_back(&ev);
+  return append(pointers, received_at_ms);
+}
+
+caf::expected<std::vector<uint64_t>> journal_store::append(
+    const std::vector<const pending_event*>& events, int64_t received_at_ms) {
   for (;;) {
     auto result = append_once(events, received_at_ms);
     if (result || code_of(result.error()) != errc::journal_full) return result;
@@ -119,21 +126,18 @@ caf::expected<std::vector<uint64_t>> journal_store::append(
 }
 
 caf::expected<std::vector<uint64_t>> journal_store::append_once(
-    const std::vector<pending_event>& events, int64_t received_at_ms) {
+    const std::vector<const pending_event*>& events, int64_t received_at_ms) {
   std::vector<uint64_t> seqs;
   seqs.reserve(events.size());
   auto txn = env_->begin(false);
   if (!txn) return txn.error();
   uint64_t next = last_seq_;
-  std::unordered_map<std::string, uint64_t> in_batch; // uid key -> seq, for intra-batch dupes
   std::string value;
   std::string log_value;
-  for (const auto& ev : events) {
-    std::string key = uid_key(ev.uid);
-    if (auto it = in_batch.find(key); it != in_batch.end()) {
-      seqs.push_back(it->second);
-      continue;
-    }
+  for (const pending_event* ev : events) {
+    // A write transaction sees its own puts, so this lookup also catches a
+    // uid repeated inside the batch.
+    const std::string key = uid_key(ev->uid);
     bytes_view existing;
     auto found = txn->get(uids_db_, std::string_view{key}, existing);
     if (!found) return found.error();
@@ -142,13 +146,12 @@ caf::expected<std::vector<uint64_t>> journal_store::append_once(
       continue;
     }
     ++next;
-    encode_event(value, next, received_at_ms, ev.payload);
+    encode_event(value, next, received_at_ms, ev->payload);
     if (auto err = txn->put(events_db_, next, value, /*append=*/true)) return err;
     if (auto err = txn->put(uids_db_, std::string_view{key}, encode_u64(next))) return err;
     log_value.assign(reinterpret_cast<const char*>(&received_at_ms), 8);
     log_value += key;
     if (auto err = txn->put(uid_log_db_, next, log_value, /*append=*/true)) return err;
-    in_batch.emplace(std::move(key), next);
     seqs.push_back(next);
   }
   if (next == last_seq_) return seqs; // only duplicates: nothing to commit

@@ -52,6 +52,9 @@ class journal_store {
   /// per input: a fresh seq, or the seq the uid already has (a duplicate, not
   /// stored again). Duplicates inside the same batch collapse too. On error
   /// nothing of the batch is committed.
+  caf::expected<std::vector<uint64_t>> append(const std::vector<const pending_event*>& events,
+                                              int64_t received_at_ms);
+  /// Convenience form of the above.
   caf::expected<std::vector<uint64_t>> append(const std::vector<pending_event>& events,
                                               int64_t received_at_ms);
 
@@ -82,8 +85,8 @@ class journal_store {
  private:
   journal_store() = default;
   caf::error load_bounds();
-  caf::expected<std::vector<uint64_t>> append_once(const std::vector<pending_event>& events,
-                                                   int64_t received_at_ms);
+  caf::expected<std::vector<uint64_t>> append_once(
+      const std::vector<const pending_event*>& events, int64_t received_at_ms);
 
   std::unique_ptr<lmdb_env> env_;
   journal_options opts_;

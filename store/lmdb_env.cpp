@@ -3,6 +3,7 @@
 #include <lmdb.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -195,7 +196,8 @@ caf::expected<bool> lmdb_int_cursor::move(int op, uint64_t key) {
   int rc = mdb_cursor_get(static_cast<MDB_cursor*>(cursor_), &k, &v, static_cast<MDB_cursor_op>(op));
   if (rc == MDB_NOTFOUND) return false;
   if (rc != 0) return lmdb_error(rc, "mdb_cursor_get");
-  key_ = *static_cast<const uint64_t*>(k.mv_data);
+  // LMDB only 2-byte aligns keys inside a page: copy, never dereference.
+  std::memcpy(&key_, k.mv_data, sizeof(key_));
   value_ = {static_cast<const char*>(v.mv_data), v.mv_size};
   return true;
 }

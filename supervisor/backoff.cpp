@@ -10,7 +10,9 @@ millis backoff_delay(const backoff_policy& policy, uint32_t consecutive_failures
   const double max_ms = static_cast<double>(policy.max.count());
   double delay = static_cast<double>(policy.initial.count()) *
                  std::pow(std::max(policy.factor, 1.0), consecutive_failures - 1.0);
-  if (!std::isfinite(delay) || delay > max_ms) delay = max_ms;
+  // Return the cap itself: max_ms may have rounded up past INT64_MAX, and
+  // converting that back to int64 is undefined (it came out negative).
+  if (!std::isfinite(delay) || delay >= max_ms) return policy.max;
   return millis{static_cast<int64_t>(delay)};
 }
 

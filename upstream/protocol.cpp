@@ -1,6 +1,10 @@
 #include "upstream/protocol.hpp"
 
+#include <simdjson.h>
+
 #include <algorithm>
+#include <optional>
+#include <string_view>
 
 namespace wabridge::upstream {
 namespace {
@@ -85,7 +89,7 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-caf::expected<upstream_message> parse_event(json& j, const std::string& line) {
+caf::expected<upstream_message> parse_event_slow(json& j, const std::string& line) {
   auto uid = required_string(j, "uid", line);
   if (!uid) return uid.error();
   if (uid->empty()) return violation("\"uid\" must not be empty", line);
@@ -113,6 +117,122 @@ caf::expected<upstream_message> parse_event(json& j, const std::string& line) {
   return upstream_message{std::move(msg)};
 }
 
+// Skips a JSON string starting at text[i] == '"'; returns the index after
+// its closing quote. Only used on text simdjson has already validated.
+size_t skip_string(std::string_view text, size_t i) {
+  for (++i; i < text.size(); ++i) {
+    if (text[i] == '\\') {
+      ++i;
+    } else if (text[i] == '"') {
+      return i + 1;
+    }
+  }
+  return text.size();
+}
+
+size_t skip_ws(std::string_view text, size_t i) {
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+    ++i;
+  return i;
+}
+
+// Skips any JSON value starting at text[i]; returns the index after it.
+size_t skip_value(std::string_view text, size_t i) {
+  if (text[i] == '"') return skip_string(text, i);
+  if (text[i] == '{' || text[i] == '[') {
+    int depth = 0;
+    for (; i < text.size(); ++i) {
+      const char c = text[i];
+      if (c == '"') {
+        i = skip_string(text, i) - 1;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (--depth == 0) return i + 1;
+      }
+    }
+    return text.size();
+  }
+  while (i < text.size() && text[i] != ',' && text[i] != '}' && text[i] != ']' && text[i] != ' ' &&
+         text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
+    ++i;
+  return i;
+}
+
+// The raw text of the top-level member `key` of a JSON object that is known
+// to be valid (written without escapes in the key); empty when absent.
+std::string_view raw_member(std::string_view text, std::string_view key) {
+  size_t i = skip_ws(text, 0);
+  if (i >= text.size() || text[i] != '{') return {};
+  i = skip_ws(text, i + 1);
+  while (i < text.size() && text[i] == '"') {
+    const size_t key_end = skip_string(text, i);
+    const std::string_view name = text.substr(i + 1, key_end - i - 2);
+    i = skip_ws(text, key_end);
+    if (i >= text.size() || text[i] != ':') return {};
+    i = skip_ws(text, i + 1);
+    const size_t value_end = skip_value(text, i);
+    if (name == key) return text.substr(i, value_end - i);
+    i = skip_ws(text, value_end);
+    if (i < text.size() && text[i] == ',') i = skip_ws(text, i + 1);
+  }
+  return {};
+}
+
+// Fast path for event lines, the hot path at ingest: simdjson validates the
+// whole line (structure, strings, UTF-8) and re-emits the event object
+// minified, so no DOM of nlohmann maps is built. Returns nullopt when the
+// line needs the general path (not an event line, or an event object that
+// carries keys we must strip); the general path then gives the verdict.
+std::optional<caf::expected<upstream_message>> parse_event_fast(const std::string& line) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(line).get(doc) != simdjson::SUCCESS) return std::nullopt;
+  simdjson::dom::object top;
+  if (doc.get_object().get(top) != simdjson::SUCCESS) return std::nullopt;
+  std::string_view type;
+  if (top["type"].get_string().get(type) != simdjson::SUCCESS || type != "event")
+    return std::nullopt;
+  std::string_view uid;
+  std::string_view origin_text;
+  simdjson::dom::object event;
+  if (top["uid"].get_string().get(uid) != simdjson::SUCCESS || uid.empty() ||
+      uid.size() > max_uid_bytes ||
+      std::any_of(uid.begin(), uid.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20; }) ||
+      top["origin"].get_string().get(origin_text) != simdjson::SUCCESS ||
+      top["event"].get_object().get(event) != simdjson::SUCCESS)
+    return std::nullopt;
+  event_msg msg;
+  if (!parse_enum(std::string(origin_text), origin_names, msg.from)) return std::nullopt;
+  for (const char* owned : {"seq", "receivedAt", "eventUid", "origin"}) {
+    if (event.at_key(owned).error() == simdjson::SUCCESS) return std::nullopt;
+  }
+  msg.uid.assign(uid.data(), uid.size());
+  // The line is valid JSON (simdjson checked all of it), so its event object
+  // can be copied as raw text instead of being re-serialized.
+  std::string_view body = raw_member(line, "event");
+  std::string minified;
+  if (body.size() < 2 || body.front() != '{') {
+    minified = simdjson::minify(event); // key written with escapes: let simdjson re-emit
+    body = minified;
+  }
+  const bool empty_object = event.size() == 0;
+  msg.payload.reserve(body.size() + uid.size() + 48);
+  msg.payload = "{\"eventUid\":";
+  msg.payload += simdjson::minify(top["uid"]); // already escaped JSON string
+  msg.payload += ",\"origin\":\"";
+  msg.payload += to_string(msg.from);
+  msg.payload += '"';
+  if (empty_object) {
+    msg.payload += '}';
+  } else {
+    msg.payload += ',';
+    msg.payload.append(body.substr(1));
+  }
+  return caf::expected<upstream_message>{upstream_message{std::move(msg)}};
+}
+
 } // namespace
 
 const char* to_string(origin o) {
@@ -128,12 +248,13 @@ const char* to_string(link_state s) {
 }
 
 caf::expected<upstream_message> parse_upstream_line(const std::string& line) {
+  if (auto fast = parse_event_fast(line)) return std::move(*fast);
   json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return violation("not valid JSON", line);
   if (!j.is_object()) return violation("not a JSON object", line);
   auto type = required_string(j, "type", line);
   if (!type) return type.error();
-  if (*type == "event") return parse_event(j, line);
+  if (*type == "event") return parse_event_slow(j, line);
   if (*type == "state") {
     state_msg msg;
     auto state = required_string(j, "state", line);
@@ -242,8 +363,41 @@ caf::expected<worker_message> parse_worker_line(const std::string& line) {
   return violation("unknown type \"" + *type + "\"", line);
 }
 
+// Appends `s` as a JSON string. `s` must be valid UTF-8 (uids are: they
+// came through a validating parser); only quotes, backslashes and control
+// characters need escaping.
+static void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
 std::string format_confirm(const std::vector<std::string>& uids) {
-  return dump(json{{"type", "confirm"}, {"uids", uids}});
+  // Hot path (one confirm per committed batch): built by hand, no DOM.
+  size_t size = 32;
+  for (const auto& uid : uids) size += uid.size() + 3;
+  std::string out;
+  out.reserve(size);
+  out += R"({"type":"confirm","uids":[)";
+  for (size_t i = 0; i < uids.size(); ++i) {
+    if (i > 0) out += ',';
+    append_json_string(out, uids[i]);
+  }
+  out += "]}";
+  return out;
 }
 
 std::string format_send(const send_msg& msg) {

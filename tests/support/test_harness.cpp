@@ -54,12 +54,6 @@ struct failure_listener : Catch::TestEventListenerBase {
   }
 };
 
-// The last `max_bytes` of a log, enough to see why a start failed.
-std::string tail_of(const std::string& text, size_t max_bytes = 12'000) {
-  if (text.size() <= max_bytes) return text;
-  return "...\n" + text.substr(text.size() - max_bytes);
-}
-
 // Orphaned grandchildren (the sims of a killed worker) are reparented to us
 // rather than to init, which in a container may never reap them; a zombie
 // still counts as a member of its process group.
@@ -132,11 +126,8 @@ std::string toml_number(double v) {
 }
 
 }  // namespace
-}  // namespace wabridge::test
 
-CATCH_REGISTER_LISTENER(wabridge::test::failure_listener)
-
-namespace wabridge::test {
+CATCH_REGISTER_LISTENER(failure_listener)
 
 std::string binary_path() { return WABRIDGE_BINARY; }
 std::string source_dir() { return WABRIDGE_SOURCE_DIR; }
@@ -163,6 +154,11 @@ temp_dir::~temp_dir() {
 }
 
 std::string temp_dir::file(const std::string& name) const { return path_ + "/" + name; }
+
+std::string log_tail(const std::string& text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  return "...\n" + text.substr(text.size() - max_bytes);
+}
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -293,6 +289,34 @@ json http_client::get_json(const std::string& path) const {
   return reply.body_json();
 }
 
+// GCC 12 with -O2 sees a "potential null pointer dereference" in nlohmann's
+// iterator and value() paths where there is none; silenced only here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+
+std::string string_field(const json& object, const char* key, const std::string& fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return fallback;
+  return *it->get_ptr<const std::string*>();
+}
+
+uint64_t uint_field(const json& object, const char* key, uint64_t fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_number_unsigned()) return fallback;
+  return *it->get_ptr<const json::number_unsigned_t*>();
+}
+
+bool bool_field(const json& object, const char* key, bool fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_boolean()) return fallback;
+  return *it->get_ptr<const json::boolean_t*>();
+}
+
+#pragma GCC diagnostic pop
+
 std::string account_path(const std::string& account, const std::string& path) {
   return account.empty() ? path : "/accounts/" + account + path;
 }
@@ -342,7 +366,7 @@ command_result run_wabridge(const std::vector<std::string>& args, const std::str
       ::kill(-pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       FAIL("wabridge command did not finish within the deadline; stderr:\n"
-           << tail_of(read_file(err_path)));
+           << log_tail(read_file(err_path)));
     }
     std::this_thread::sleep_for(10ms);
   }
@@ -392,7 +416,7 @@ void bridge_process::wait_ready(std::chrono::milliseconds deadline) {
     if (reap(false)) {
       FAIL("wabridge exited before it was ready (code " << exit_code_ << ", signal "
                                                         << exit_signal_ << "); log:\n"
-                                                        << tail_of(log()));
+                                                        << log_tail(log()));
     }
     auto healthy = [&] {
       httplib::Client c("127.0.0.1", port_);
@@ -406,7 +430,7 @@ void bridge_process::wait_ready(std::chrono::milliseconds deadline) {
     if (healthy()) return;
     if (std::chrono::steady_clock::now() >= until)
       FAIL("wabridge did not answer GET /health with 200 before the deadline; log:\n"
-           << tail_of(log()));
+           << log_tail(log()));
     std::this_thread::sleep_for(50ms);
   }
 }
@@ -424,7 +448,7 @@ int bridge_process::stop(std::chrono::milliseconds timeout) {
     if (std::chrono::steady_clock::now() >= until) {
       const std::string text = log();
       kill_group();
-      FAIL("wabridge did not exit after SIGTERM within the deadline; log:\n" << tail_of(text));
+      FAIL("wabridge did not exit after SIGTERM within the deadline; log:\n" << log_tail(text));
     }
     std::this_thread::sleep_for(20ms);
   }
@@ -503,6 +527,75 @@ std::vector<pid_t> bridge_process::group_members() const {
 }
 
 std::string bridge_process::log() const { return read_file(log_path_); }
+
+// ---- a configured bridge -----------------------------------------------------
+
+namespace {
+
+bridge_options make_options(const temp_dir& dir, std::vector<sim_account> accounts,
+                            std::string extra_toml) {
+  bridge_options out;
+  out.port = free_loopback_port();
+  out.data_dir = dir.file("data");
+  out.accounts = std::move(accounts);
+  out.extra_toml = std::move(extra_toml);
+  return out;
+}
+
+}  // namespace
+
+running_bridge::running_bridge(std::vector<sim_account> accounts, bool start,
+                               std::string extra_toml)
+    : options(make_options(dir, std::move(accounts), std::move(extra_toml))),
+      config_path(dir.file("wabridge.toml")),
+      process(config_path, dir.file("bridge.log"), options.port,
+              options.accounts.empty() ? std::string() : options.accounts.front().token) {
+  write_file(config_path, config_text(options));
+  if (start) process.start();
+}
+
+const sim_account& running_bridge::account(const std::string& name) const {
+  for (const auto& acc : options.accounts)
+    if (acc.name == name) return acc;
+  FAIL("no account " << name << " in the test config");
+  return options.accounts.front();
+}
+
+http_client running_bridge::client(const std::string& account_name) const {
+  const std::string& name =
+      account_name.empty() ? options.accounts.front().name : account_name;
+  return http_client(options.port, account(name).token);
+}
+
+void running_bridge::wait_for_seq(const std::string& account_name, uint64_t n,
+                                  std::chrono::milliseconds deadline) const {
+  const auto c = client(account_name);
+  uint64_t seen = 0;
+  const bool ok = eventually(
+      [&] {
+        seen = last_seq(c, account_name);
+        return seen >= n;
+      },
+      deadline, 20ms);
+  if (!ok)
+    FAIL("account " << account_name << " reached only seq " << seen << " of " << n
+                    << " before the deadline; log:\n"
+                    << log_tail(process.log()));
+}
+
+void running_bridge::wait_connected(const std::string& account_name,
+                                    std::chrono::milliseconds deadline) const {
+  const auto c = client(account_name);
+  std::string state;
+  const bool ok = eventually(
+      [&] {
+        state = string_field(c.get_json(account_path(account_name, "/health")), "status");
+        return state == "connected";
+      },
+      deadline, 20ms);
+  if (!ok)
+    FAIL("account " << account_name << " stayed " << state << "; log:\n" << log_tail(process.log()));
+}
 
 // ---- sim ledger --------------------------------------------------------------
 

@@ -49,6 +49,8 @@ class temp_dir {
 };
 
 void write_file(const std::string& path, const std::string& text);
+/// The last `max_bytes` of a (log) text, for failure messages.
+std::string log_tail(const std::string& text, size_t max_bytes = 12'000);
 std::string read_file(const std::string& path);  // "" when missing
 bool path_exists(const std::string& path);
 
@@ -59,10 +61,14 @@ bool path_exists(const std::string& path);
 uint16_t free_loopback_port();
 
 struct sim_account {
+  sim_account(std::string name_, double rate_ = 50.0, uint64_t total_ = 0, uint64_t seed_ = 1,
+              std::string token_ = {})
+      : name(std::move(name_)), rate(rate_), total(total_), seed(seed_), token(std::move(token_)) {}
+
   std::string name;
-  double rate = 50.0;  // events per second; 0 = as fast as possible
-  uint64_t total = 0;  // 0 = unlimited
-  uint64_t seed = 1;
+  double rate;     // events per second; 0 = as fast as possible
+  uint64_t total;  // 0 = unlimited
+  uint64_t seed;
   std::string token;  // "" = no bearer token
   uint32_t chats = 50;
 };
@@ -115,6 +121,13 @@ class http_client {
   uint16_t port_;
   std::string token_;
 };
+
+/// Typed field access that tolerates a missing key or a wrong type (then the
+/// fallback), so a malformed answer fails a CHECK instead of throwing.
+/// (Also avoids json::value(), which trips GCC's -Wnull-dereference.)
+std::string string_field(const json& object, const char* key, const std::string& fallback = {});
+uint64_t uint_field(const json& object, const char* key, uint64_t fallback = 0);
+bool bool_field(const json& object, const char* key, bool fallback = false);
 
 /// "/accounts/<account>" + path, or the bare path when account is "".
 std::string account_path(const std::string& account, const std::string& path);
@@ -197,6 +210,33 @@ class bridge_process {
   bool exited_ = false;
   int exit_code_ = -1;
   int exit_signal_ = 0;
+};
+
+// ---- a configured bridge -----------------------------------------------------
+
+/// A temp dir holding a config for `accounts` (on a free loopback port, data
+/// under <dir>/data) and a bridge_process for it. Members are destroyed in
+/// reverse order, so the process is killed before its directory goes.
+class running_bridge {
+ public:
+  /// Writes the config and, when `start` is set, starts the bridge.
+  explicit running_bridge(std::vector<sim_account> accounts, bool start = true,
+                          std::string extra_toml = {});
+
+  temp_dir dir;
+  bridge_options options;
+  std::string config_path;
+  bridge_process process;
+
+  std::string data_dir() const { return options.data_dir; }
+  const sim_account& account(const std::string& name) const;
+  /// A client carrying `account`'s token ("" = the default account).
+  http_client client(const std::string& account = {}) const;
+  /// Waits until the account's journal holds seq >= n; fails at the deadline.
+  void wait_for_seq(const std::string& account, uint64_t n,
+                    std::chrono::milliseconds deadline = 30s) const;
+  /// Waits until the account's upstream reports "connected".
+  void wait_connected(const std::string& account, std::chrono::milliseconds deadline = 30s) const;
 };
 
 // ---- sim ledger --------------------------------------------------------------
