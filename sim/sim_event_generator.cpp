@@ -57,53 +57,86 @@ uint64_t fnv1a(std::string_view text) {
 // carry it through the journal and HTTP unchanged.
 
 constexpr std::string_view first_names[] = {
-    "Ana",   "José",   "Zoë",     "Łukasz", "Chiamaka", "Priya",   "Björn",  "Mehmet",
-    "Yuki",  "Kwame",  "François", "Siobhán", "Ngozi",  "Dmitri",  "Mei",    "Aarav",
-    "Fatima", "Liam",  "Sofia",   "Mateo",  "Chloé",    "Ingrid",  "Hana",   "Rafael",
-    "Amara", "Tomás",  "Elif",    "Noah",   "Leila",    "Olusegun", "Marta", "Jonas",
-    "Aiko",  "Carlos", "Nadia",   "Pedro",  "Sara",     "Ahmed",   "Lucía",  "Emma"};
+    "Ana",    "José",   "Zoë",      "Łukasz",  "Chiamaka", "Priya",    "Björn", "Mehmet",
+    "Yuki",   "Kwame",  "François", "Siobhán", "Ngozi",    "Dmitri",   "Mei",   "Aarav",
+    "Fatima", "Liam",   "Sofia",    "Mateo",   "Chloé",    "Ingrid",   "Hana",  "Rafael",
+    "Amara",  "Tomás",  "Elif",     "Noah",    "Leila",    "Olusegun", "Marta", "Jonas",
+    "Aiko",   "Carlos", "Nadia",    "Pedro",   "Sara",     "Ahmed",    "Lucía", "Emma"};
 
 constexpr std::string_view last_names[] = {
-    "Silva",  "Okafor",   "Müller",    "Kowalski", "Sharma", "Andersson", "Yılmaz", "Tanaka",
-    "Mensah", "Dubois",   "O'Connor",  "Ivanova",  "Chen",   "Patel",     "Haddad", "Smith",
-    "Rossi",  "García",   "Nakamura",  "Costa",    "Novak",  "Ferreira",  "Adeyemi", "Lindqvist",
-    "Kim",    "Santos",   "Bianchi",   "Nguyen",   "Moreau", "Schmidt"};
+    "Silva",  "Okafor", "Müller",   "Kowalski", "Sharma", "Andersson", "Yılmaz",  "Tanaka",
+    "Mensah", "Dubois", "O'Connor", "Ivanova",  "Chen",   "Patel",     "Haddad",  "Smith",
+    "Rossi",  "García", "Nakamura", "Costa",    "Novak",  "Ferreira",  "Adeyemi", "Lindqvist",
+    "Kim",    "Santos", "Bianchi",  "Nguyen",   "Moreau", "Schmidt"};
 
-constexpr std::string_view name_suffixes[] = {" 🌸", " ✨", " 🇧🇷", " (work)", " 🏳️‍🌈", " 🙂"};
+constexpr std::string_view name_suffixes[] = {" 🌸",   " ✨", " 🇧🇷", " (work)", " 🏳️‍🌈",
+                                              " 🙂"};
 
-constexpr std::string_view group_names[] = {
-    "Family",          "Climbing crew 🧗", "Project Atlas",  "Book club 📚", "Flatmates",
-    "Football Sunday ⚽", "Design review",  "Parents of 3B",  "Weekend trip", "Dev team",
-    "Neighbours",      "Choir rehearsals", "Founders 🚀",    "Running club 🏃", "Uni friends",
-    "Garden allotment", "Grupo da praia 🏖️", "Ops on-call",  "Wedding planning 💍", "Chess club"};
+constexpr std::string_view group_names[] = {"Family",
+                                            "Climbing crew 🧗",
+                                            "Project Atlas",
+                                            "Book club 📚",
+                                            "Flatmates",
+                                            "Football Sunday ⚽",
+                                            "Design review",
+                                            "Parents of 3B",
+                                            "Weekend trip",
+                                            "Dev team",
+                                            "Neighbours",
+                                            "Choir rehearsals",
+                                            "Founders 🚀",
+                                            "Running club 🏃",
+                                            "Uni friends",
+                                            "Garden allotment",
+                                            "Grupo da praia 🏖️",
+                                            "Ops on-call",
+                                            "Wedding planning 💍",
+                                            "Chess club"};
 
 constexpr std::string_view vocabulary[] = {
-    "the",     "a",       "and",      "to",      "of",      "in",       "is",      "it",
-    "you",     "that",    "we",       "for",     "on",      "with",     "this",    "are",
-    "be",      "at",      "have",     "not",     "can",     "just",     "so",      "but",
-    "what",    "all",     "if",       "about",   "will",    "get",      "time",    "think",
-    "know",    "see",     "today",    "tomorrow", "meeting", "later",    "dinner",  "train",
-    "message", "call",    "photo",    "weekend", "morning", "tonight",  "ticket",  "office",
-    "coffee",  "please",  "thanks",   "maybe",   "sure",    "really",   "great",   "late",
-    "early",   "house",   "kids",     "school",  "doctor",  "shop",     "bring",   "forgot",
-    "sorry",   "ready",   "leaving",  "arrived", "here",    "there",    "again",   "still",
-    "already", "check",   "send",     "document", "update", "deploy",   "release", "review",
-    "budget",  "invoice", "flight",   "hotel",   "address", "parking",  "rain",    "sunny",
-    "birthday", "cake",   "gift",     "party",   "match",   "score",    "lol",     "tbh",
-    "ok",      "yes",     "no",       "maybe",   "café",    "naïve",    "über",    "você",
-    "mañana",  "obrigado", "danke",   "merci",   "😂",      "👍",       "🙏",      "❤️",
-    "🎉",      "🔥",      "\"quoted\"", "C:\\temp", "50%",  "<b>",      "&",       "it's",
-    "3pm",     "10:30",   "#42",      "v2.1",    "e-mail",  "follow-up", "ASAP",   "FYI"};
+    "the",      "a",        "and",        "to",       "of",      "in",        "is",      "it",
+    "you",      "that",     "we",         "for",      "on",      "with",      "this",    "are",
+    "be",       "at",       "have",       "not",      "can",     "just",      "so",      "but",
+    "what",     "all",      "if",         "about",    "will",    "get",       "time",    "think",
+    "know",     "see",      "today",      "tomorrow", "meeting", "later",     "dinner",  "train",
+    "message",  "call",     "photo",      "weekend",  "morning", "tonight",   "ticket",  "office",
+    "coffee",   "please",   "thanks",     "maybe",    "sure",    "really",    "great",   "late",
+    "early",    "house",    "kids",       "school",   "doctor",  "shop",      "bring",   "forgot",
+    "sorry",    "ready",    "leaving",    "arrived",  "here",    "there",     "again",   "still",
+    "already",  "check",    "send",       "document", "update",  "deploy",    "release", "review",
+    "budget",   "invoice",  "flight",     "hotel",    "address", "parking",   "rain",    "sunny",
+    "birthday", "cake",     "gift",       "party",    "match",   "score",     "lol",     "tbh",
+    "ok",       "yes",      "no",         "maybe",    "café",    "naïve",     "über",    "você",
+    "mañana",   "obrigado", "danke",      "merci",    "😂",       "👍",         "🙏",       "❤️",
+    "🎉",        "🔥",        "\"quoted\"", "C:\\temp", "50%",     "<b>",       "&",       "it's",
+    "3pm",      "10:30",    "#42",        "v2.1",     "e-mail",  "follow-up", "ASAP",    "FYI"};
 
 constexpr std::string_view endings[] = {".", ".", ".", "!", "?", "", " 😂", "...", "!!", " 🙂"};
 
-constexpr std::string_view short_phrases[] = {
-    "ok",          "👍",                "on my way",         "lol",
-    "sure",        "thanks!",           "can you call me?",  "see you at 5",
-    "haha",        "yes",               "no worries",        "I'm here",
-    "running late, 10 min", "good morning ☀️", "did you see this?", "🙏",
-    "sounds good", "brb",               "what time?",        "ok 👌",
-    "done ✅",     "Happy birthday!! 🎂", "where are you?",    "k"};
+constexpr std::string_view short_phrases[] = {"ok",
+                                              "👍",
+                                              "on my way",
+                                              "lol",
+                                              "sure",
+                                              "thanks!",
+                                              "can you call me?",
+                                              "see you at 5",
+                                              "haha",
+                                              "yes",
+                                              "no worries",
+                                              "I'm here",
+                                              "running late, 10 min",
+                                              "good morning ☀️",
+                                              "did you see this?",
+                                              "🙏",
+                                              "sounds good",
+                                              "brb",
+                                              "what time?",
+                                              "ok 👌",
+                                              "done ✅",
+                                              "Happy birthday!! 🎂",
+                                              "where are you?",
+                                              "k"};
 
 constexpr std::string_view link_hosts[] = {"https://example.com/a/", "https://docs.example.org/d/",
                                            "https://youtu.be/", "https://maps.example.net/?q="};
@@ -112,21 +145,28 @@ struct country {
   std::string_view code;
   int national_digits;
 };
-constexpr country countries[] = {{"1", 10},  {"44", 10}, {"49", 11},  {"55", 11},
+constexpr country countries[] = {{"1", 10},  {"44", 10},  {"49", 11}, {"55", 11},
                                  {"91", 10}, {"234", 10}, {"351", 9}, {"33", 9},
-                                 {"34", 9},  {"52", 10}, {"81", 10},  {"62", 11}};
+                                 {"34", 9},  {"52", 10},  {"81", 10}, {"62", 11}};
 
 enum class media_kind : uint8_t { none, image, video, audio, ptt, document, sticker };
 
 constexpr std::string_view media_type_name(media_kind k) {
   switch (k) {
-    case media_kind::none: return "";
-    case media_kind::image: return "image";
-    case media_kind::video: return "video";
-    case media_kind::audio: return "audio";
-    case media_kind::ptt: return "ptt";
-    case media_kind::document: return "document";
-    case media_kind::sticker: return "sticker";
+    case media_kind::none:
+      return "";
+    case media_kind::image:
+      return "image";
+    case media_kind::video:
+      return "video";
+    case media_kind::audio:
+      return "audio";
+    case media_kind::ptt:
+      return "ptt";
+    case media_kind::document:
+      return "document";
+    case media_kind::sticker:
+      return "sticker";
   }
   return "";
 }
@@ -147,13 +187,20 @@ constexpr document_kind documents[] = {
 
 constexpr std::string_view media_mime(media_kind k, uint32_t doc) {
   switch (k) {
-    case media_kind::none: return "";
-    case media_kind::image: return "image/jpeg";
-    case media_kind::video: return "video/mp4";
-    case media_kind::audio: return "audio/mpeg";
-    case media_kind::ptt: return "audio/ogg; codecs=opus";
-    case media_kind::document: return documents[doc].mime;
-    case media_kind::sticker: return "image/webp";
+    case media_kind::none:
+      return "";
+    case media_kind::image:
+      return "image/jpeg";
+    case media_kind::video:
+      return "video/mp4";
+    case media_kind::audio:
+      return "audio/mpeg";
+    case media_kind::ptt:
+      return "audio/ogg; codecs=opus";
+    case media_kind::document:
+      return documents[doc].mime;
+    case media_kind::sticker:
+      return "image/webp";
   }
   return "";
 }
@@ -202,13 +249,27 @@ class line_writer {
       }
       *p++ = '\\';
       switch (c) {
-        case '"': *p++ = '"'; break;
-        case '\\': *p++ = '\\'; break;
-        case '\b': *p++ = 'b'; break;
-        case '\f': *p++ = 'f'; break;
-        case '\n': *p++ = 'n'; break;
-        case '\r': *p++ = 'r'; break;
-        case '\t': *p++ = 't'; break;
+        case '"':
+          *p++ = '"';
+          break;
+        case '\\':
+          *p++ = '\\';
+          break;
+        case '\b':
+          *p++ = 'b';
+          break;
+        case '\f':
+          *p++ = 'f';
+          break;
+        case '\n':
+          *p++ = 'n';
+          break;
+        case '\r':
+          *p++ = 'r';
+          break;
+        case '\t':
+          *p++ = 't';
+          break;
         default: {
           static constexpr char hex[] = "0123456789abcdef";
           *p++ = 'u';
@@ -361,7 +422,8 @@ struct sim_event_generator::corpus {
       for (uint32_t k = 0; k < n; ++k) {
         if (k > 0) separator(" ");
         token.assign(pick(vocabulary, r));
-        if (k == 0 && token[0] >= 'a' && token[0] <= 'z') token[0] = static_cast<char>(token[0] - 'a' + 'A');
+        if (k == 0 && token[0] >= 'a' && token[0] <= 'z')
+          token[0] = static_cast<char>(token[0] - 'a' + 'A');
         if (k + 1 == n) token += pick(endings, r);
         add(token);
       }
@@ -378,7 +440,8 @@ void plain_words_sink::put_words(uint32_t a, uint32_t b) {
 }
 
 void json_words_sink::put_words(uint32_t a, uint32_t b) {
-  out.raw(std::string_view(text.esc).substr(text.esc_begin[a], text.esc_end[b - 1] - text.esc_begin[a]));
+  out.raw(std::string_view(text.esc).substr(text.esc_begin[a],
+                                            text.esc_end[b - 1] - text.esc_begin[a]));
 }
 
 // Counts the raw bytes written, so a body can stop near a target length.
@@ -428,8 +491,7 @@ struct counted {
 
 }  // namespace
 
-sim_event_generator::sim_event_generator(generator_options options)
-    : options_(std::move(options)) {
+sim_event_generator::sim_event_generator(generator_options options) : options_(std::move(options)) {
   options_.chats = std::clamp<uint32_t>(options_.chats, 1, max_chats);
   key_ = mix64(options_.seed ^ fnv1a(options_.account));
 
@@ -463,7 +525,8 @@ sim_event_generator::sim_event_generator(generator_options options)
   // Big enough that bodies rarely repeat and a body never wraps more than
   // about once; capped so an absurd body_bytes cannot eat memory (bodies wrap).
   size_t corpus_bytes = std::clamp<size_t>(size_t{2} * options_.body_bytes, 256u << 10, 64u << 20);
-  corpus_ = std::make_shared<const corpus>(corpus::build(derive(key_, tag_corpus, 0), corpus_bytes));
+  corpus_ =
+      std::make_shared<const corpus>(corpus::build(derive(key_, tag_corpus, 0), corpus_bytes));
 
   chats_.reserve(options_.chats);
   for (uint32_t k = 0; k < options_.chats; ++k) {
@@ -581,8 +644,12 @@ void sim_event_generator::write_body(const plan& p, Sink& sink) const {
         out.put(pick(short_phrases, r));
       }
       break;
-    case 1: out.sentence(r); break;
-    case 2: out.sentences(r, 2 + r.below(3)); break;
+    case 1:
+      out.sentence(r);
+      break;
+    case 2:
+      out.sentences(r, 2 + r.below(3));
+      break;
     case 3: {
       // A long multi-line text: lines, some blank-separated, some bulleted.
       uint32_t lines = 3 + r.below(8);

@@ -83,7 +83,7 @@ class sim_event_generator {
   uint64_t key_;  // splitmix of (seed, account): the root of every draw
   std::vector<contact> contacts_;
   std::vector<chat> chats_;
-  contact self_;         // the account's own number (botIds, quotes of our messages)
+  contact self_;          // the account's own number (botIds, quotes of our messages)
   std::string self_lid_;  // "<digits>@lid", the account's second identity in botIds
   // Random sentences built once, raw and JSON-escaped: a body is a few
   // slices of it, so the fast path copies text instead of composing it word

@@ -133,8 +133,8 @@ bool apply_record(std::string_view line, ledger_state& s) {
 
 struct parse_result {
   ledger_state state;
-  size_t valid_bytes = 0;     // prefix made of complete records
-  uint64_t bad_records = 0;   // complete but malformed lines, skipped
+  size_t valid_bytes = 0;    // prefix made of complete records
+  uint64_t bad_records = 0;  // complete but malformed lines, skipped
   bool unknown_version = false;
 };
 
@@ -321,7 +321,8 @@ caf::expected<std::unique_ptr<sim_ledger>> sim_ledger::open(const std::string& d
                                             "); two sims must never share a ledger");
   }
   std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(self->lock_fd_, 0) != 0 || ::pwrite(self->lock_fd_, pid.data(), pid.size(), 0) < 0)
+  if (::ftruncate(self->lock_fd_, 0) != 0 ||
+      ::pwrite(self->lock_fd_, pid.data(), pid.size(), 0) < 0)
     return os_error("cannot write", lock_path);
 
   bool exists = false;

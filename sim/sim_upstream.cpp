@@ -36,17 +36,19 @@ constexpr int unknown_uid_log_limit = 10;
 // One stderr line per call (stdout is the protocol). fwrite of a whole line
 // is atomic with respect to the other thread's lines.
 void log_line(const std::string& account, const std::string& text) {
-  std::string line = "sim-upstream account=" + (account.empty() ? std::string("-") : account) +
-                     " " + text + "\n";
+  std::string line =
+      "sim-upstream account=" + (account.empty() ? std::string("-") : account) + " " + text + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
-int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t unix_now() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
 
 // ---- what the reader thread hands to the main thread -----------------------------
 
 struct confirm_item {
-  std::vector<uint64_t> indices;  // parsed from uids this generator produced
+  std::vector<uint64_t> indices;     // parsed from uids this generator produced
   std::vector<std::string> foreign;  // uids that are not shaped like ours (for the log)
 };
 struct eof_item {};
@@ -95,7 +97,9 @@ class inbox {
 class stdin_reader {
  public:
   stdin_reader(const sim_event_generator& gen, inbox& box, std::string account)
-      : gen_(gen), box_(box), account_(std::move(account)),
+      : gen_(gen),
+        box_(box),
+        account_(std::move(account)),
         quit_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
   ~stdin_reader() {
@@ -149,7 +153,8 @@ class stdin_reader {
       const char* p = buf.data();
       const char* end = p + n;
       while (p < end) {
-        const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+        const char* nl =
+            static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
         if (nl == nullptr) {
           if (!discarding) pending.append(p, end);
           if (pending.size() > max_line_bytes) {
@@ -215,8 +220,7 @@ class sim_server {
  public:
   explicit sim_server(const sim_upstream_options& options)
       : options_(options),
-        gen_(generator_options{options.seed, options.account, options.chats,
-                               options.body_bytes}),
+        gen_(generator_options{options.seed, options.account, options.chats, options.body_bytes}),
         batch_(std::max<uint32_t>(options.batch_events, 1)) {}
 
   int run();
@@ -314,8 +318,7 @@ sim_server::flow sim_server::handle(confirm_item& item) {
     ++unknown_logged_;
     log("level=warn msg=\"confirm for uids this sim never sent; ignored\" count=" +
         std::to_string(item.foreign.size()) + " example=\"" + item.foreign.front() + "\"" +
-        (unknown_logged_ == unknown_uid_log_limit ? " note=\"further such logs suppressed\""
-                                                  : ""));
+        (unknown_logged_ == unknown_uid_log_limit ? " note=\"further such logs suppressed\"" : ""));
   }
   confirmed_this_run_ += item.indices.size();
   if (auto err = ledger_->record_confirmed(std::move(item.indices))) {
@@ -373,8 +376,8 @@ sim_server::flow sim_server::flush(std::optional<clock_type::time_point> deadlin
     // Once "stop" arrived, a worker that no longer reads must not hold us forever.
     if (stopping_ && (!deadline || stop_deadline_ < *deadline)) deadline = stop_deadline_;
     if (deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline -
-                                                                        clock_type::now());
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - clock_type::now());
       if (left.count() <= 0) return flow::go_on;  // caller decides; out_ keeps the rest
       timeout_ms = static_cast<int>(left.count());
     }
@@ -429,8 +432,7 @@ sim_server::flow sim_server::redeliver_some() {
 
 // Generates the next batch of live events if any are due. Sets idle_until_due
 // and next_due when nothing is due yet (rate > 0) or the total is reached.
-sim_server::flow sim_server::generate_some(bool& idle_until_due,
-                                           clock_type::time_point& next_due) {
+sim_server::flow sim_server::generate_some(bool& idle_until_due, clock_type::time_point& next_due) {
   idle_until_due = false;
   uint64_t generated = ledger_->state().generated;
   uint64_t cap = options_.total > 0 ? options_.total : UINT64_MAX;
@@ -510,8 +512,7 @@ int sim_server::finish_stop() {
     if (confirmed_this_run_ != seen) quiet_until = clock_type::now() + linger;
   }
   log("level=info msg=\"stopped\" generated=" + std::to_string(ledger_->state().generated) +
-      " confirmed_during_drain=" + std::to_string(confirmed_this_run_ - before) +
-      " unconfirmed=" +
+      " confirmed_during_drain=" + std::to_string(confirmed_this_run_ - before) + " unconfirmed=" +
       std::to_string(ledger_->state().generated - ledger_->state().confirmed_count()));
   return exit_code_;
 }
@@ -543,7 +544,8 @@ int sim_server::run() {
     return 1;
   }
 
-  out_ += upstream::format_hello(upstream::hello_msg{upstream::protocol_version, "sim", sim_version});
+  out_ +=
+      upstream::format_hello(upstream::hello_msg{upstream::protocol_version, "sim", sim_version});
   out_ += '\n';
   out_ += upstream::format_state(upstream::state_msg{upstream::link_state::connecting, "", ""});
   out_ += '\n';

@@ -23,13 +23,15 @@ struct sim_upstream_options {
   uint32_t chats = 50;      // chats the events are spread over
 
   // Tuning; the defaults suit both the worker and the benchmark.
-  uint32_t batch_events = 1024;          // most events per write(2) (and per "G" record)
+  uint32_t batch_events = 1024;           // most events per write(2) (and per "G" record)
   uint32_t stop_flush_timeout_ms = 5000;  // after "stop": how long to try to flush output
-  uint32_t stop_linger_ms = 1000;        // after "stop": wait this long for final confirms
+  uint32_t stop_linger_ms = 1000;         // after "stop": wait this long for final confirms
 };
 
-/// Runs until stdin reaches EOF or a {"type":"stop"} line arrives; returns the
-/// process exit code (0 on a clean stop).
+/// Runs until stdin reaches EOF or a {"type":"stop"} line arrives (then:
+/// flush, say state "stopped", close stdout, take final confirms until stdin
+/// EOF or stop_linger_ms of quiet). Returns the process exit code: 0 on a
+/// clean stop, EOF or EPIPE; 1 when the ledger cannot be opened or written.
 int run_sim_upstream(const sim_upstream_options& options);
 
-} // namespace wabridge::sim
+}  // namespace wabridge::sim

@@ -4,6 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -77,8 +81,8 @@ TEST_CASE("check-config rejects bad configs naming file, line and key", "[blackb
     const std::string path = dir.file("bad-" + std::to_string(++n) + ".toml");
     write_file(path, c.text);
     auto result = run_wabridge({"check-config", "-c", path}, dir.path());
-    INFO(c.what << "\nconfig:\n" << c.text << "\nstdout: " << result.out << "\nstderr: "
-                << result.err);
+    INFO(c.what << "\nconfig:\n"
+                << c.text << "\nstdout: " << result.out << "\nstderr: " << result.err);
     CHECK(result.exit_code != 0);
     CHECK(contains(result.err, path + ":" + std::to_string(c.line) + ":"));
     if (!c.key.empty()) CHECK(contains(result.err, c.key));
@@ -88,8 +92,9 @@ TEST_CASE("check-config rejects bad configs naming file, line and key", "[blackb
 TEST_CASE("check-config reports every problem of a file, not just the first", "[blackbox][cli]") {
   temp_dir dir;
   const std::string path = dir.file("two-problems.toml");
-  write_file(path, "[bridge]\nlisten = \"127.0.0.1:3999\"\ncolour = \"blue\"\n\n"
-                   "[[account]]\nname = \"main\"\nupstream = \"sim\"\n\n[account.sim]\nrate = -1.0\n");
+  write_file(path,
+             "[bridge]\nlisten = \"127.0.0.1:3999\"\ncolour = \"blue\"\n\n"
+             "[[account]]\nname = \"main\"\nupstream = \"sim\"\n\n[account.sim]\nrate = -1.0\n");
   auto result = run_wabridge({"check-config", "-c", path}, dir.path());
   INFO("stderr: " << result.err);
   CHECK(result.exit_code != 0);
@@ -164,8 +169,8 @@ TEST_CASE("status exits 2 when no bridge is running", "[blackbox][cli]") {
 
 TEST_CASE("status prints the account table of a running bridge", "[blackbox][cli]") {
   // The default account has a token: status must pick it up from the config.
-  running_bridge bridge({sim_account{"main", 50.0, 100, 1, "main-token"},
-                         sim_account{"support", 20.0, 40, 2, ""}});
+  running_bridge bridge(
+      {sim_account{"main", 50.0, 100, 1, "main-token"}, sim_account{"support", 20.0, 40, 2, ""}});
   bridge.wait_connected("main");
   bridge.wait_connected("support");
 
@@ -193,4 +198,81 @@ TEST_CASE("status prints the account table of a running bridge", "[blackbox][cli
       run_wabridge({"status", "--url", url, "--token", "main-token", "--json"}, bridge.dir.path());
   INFO("by url: " << by_url.out << by_url.err);
   CHECK(by_url.exit_code == 0);
+}
+
+TEST_CASE("status exits 1 and says DEGRADED when an account's upstream is down",
+          "[blackbox][cli]") {
+  temp_dir dir;
+  bridge_options options;
+  options.port = free_loopback_port();
+  options.data_dir = dir.file("data");
+  options.accounts = {sim_account{"main", 20.0, 40}};
+  // A Baileys account whose node binary does not exist never connects.
+  write_file(dir.file("cfg.toml"), config_text(options) +
+                                       "[[account]]\nname = \"phone\"\nupstream = \"baileys\"\n\n"
+                                       "[account.baileys]\nnode = \"/nonexistent/node\"\n");
+  bridge_process bridge(dir.file("cfg.toml"), dir.file("bridge.log"), options.port);
+  bridge.start();
+  const http_client client(options.port);
+  REQUIRE(eventually(
+      [&] { return string_field(client.get_json("/health"), "status") == "connected"; }, 20s));
+
+  auto text = run_wabridge({"status", "-c", dir.file("cfg.toml")}, dir.path());
+  INFO("stdout: " << text.out << "\nstderr: " << text.err);
+  CHECK(text.exit_code == 1);
+  CHECK(contains(text.out, "DEGRADED"));
+  CHECK(contains(text.out, "phone"));
+
+  auto machine = run_wabridge({"status", "-c", dir.file("cfg.toml"), "--json"}, dir.path());
+  INFO("json: " << machine.out);
+  CHECK(machine.exit_code == 1);
+  auto parsed = json::parse(machine.out, nullptr, false);
+  REQUIRE_FALSE(parsed.is_discarded());
+  CHECK(bool_field(parsed, "healthy", true) == false);
+}
+
+TEST_CASE("run refuses a data dir that another running bridge holds", "[blackbox][cli]") {
+  running_bridge first({sim_account{"main", 20.0, 40}});
+  bridge_options second = first.options;
+  second.port = free_loopback_port();
+  write_file(first.dir.file("second.toml"), config_text(second));
+
+  auto result = run_wabridge({"run", "-c", first.dir.file("second.toml")}, first.dir.path(), 20s);
+  INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  CHECK(result.exit_code != 0);
+  CHECK(contains(result.err, first.data_dir()));
+  CHECK(http_client(second.port).get("/health").status == 0);
+  // The first bridge did not notice.
+  CHECK(first.process.running());
+  CHECK(first.client().get("/health").status == 200);
+}
+
+TEST_CASE("run exits non-zero when its port is taken and leaves no process behind",
+          "[blackbox][cli]") {
+  temp_dir dir;
+  // Hold a listening socket on the port the config names.
+  const int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(holder >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(holder, 4) == 0);
+  REQUIRE(::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+
+  bridge_options options;
+  options.port = ntohs(addr.sin_port);
+  options.data_dir = dir.file("data");
+  options.accounts = {sim_account{"main", 20.0, 40}};
+  write_file(dir.file("cfg.toml"), config_text(options));
+  bridge_process bridge(dir.file("cfg.toml"), dir.file("bridge.log"), options.port);
+  bridge.spawn();
+  const bool exited = bridge.wait_exit(20s);
+  ::close(holder);
+  INFO("log:\n" << bridge.log());
+  REQUIRE(exited);
+  CHECK(bridge.exit_code() != 0);
+  CHECK(contains(bridge.log(), "127.0.0.1:" + std::to_string(options.port)));
+  CHECK(bridge.group_gone(5s));
 }

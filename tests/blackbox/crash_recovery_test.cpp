@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <future>
 #include <map>
@@ -48,18 +50,19 @@ class explicit_consumer {
     INFO("consumer " << name_ << " acked " << acked_ << ", page starts at " << first);
     REQUIRE(first == acked_ + 1);
     size_t replayed = 0;
+    // Plain ifs rather than an assertion per event: a page holds hundreds.
     for (size_t k = 0; k < page.size(); ++k) {
       const uint64_t seq = page[k].at("seq").get<uint64_t>();
       const std::string uid = page[k].at("eventUid").get<std::string>();
-      REQUIRE(seq == first + k);
+      if (seq != first + k) FAIL("gap in the page: seq " << seq << " at position " << k);
       auto known = delivered_.find(seq);
       if (known != delivered_.end()) {
-        INFO("seq " << seq);
-        REQUIRE(known->second == uid);
+        if (known->second != uid)
+          FAIL("seq " << seq << " was " << known->second << " and is now " << uid);
         ++replayed;
       } else {
-        INFO("uid " << uid << " delivered again under a new seq " << seq);
-        REQUIRE(uids_.insert(uid).second);
+        if (!uids_.insert(uid).second)
+          FAIL("uid " << uid << " delivered again under a new seq " << seq);
         delivered_.emplace(seq, uid);
       }
     }
@@ -128,7 +131,7 @@ class implicit_consumer {
       REQUIRE(first == newest_ + 1);  // no restart: exactly once
     }
     for (size_t k = 0; k < page.size(); ++k) {
-      REQUIRE(page[k].at("seq").get<uint64_t>() == first + k);
+      if (page[k].at("seq").get<uint64_t>() != first + k) FAIL("gap in the page at position " << k);
       ++seen_[page[k].at("eventUid").get<std::string>()];
     }
     newest_ = std::max(newest_, page.back().at("seq").get<uint64_t>());
@@ -230,8 +233,7 @@ void run_to_completion(const running_bridge& bridge, Round each_round,
     for (const auto& acc : bridge.options.accounts) {
       const auto ledger = read_ledger_or_fail(bridge.data_dir(), acc.name);
       state += acc.name + ": generated " + std::to_string(ledger.generated) + " confirmed " +
-               std::to_string(ledger.confirmed_count()) + " of " + std::to_string(acc.total) +
-               "; ";
+               std::to_string(ledger.confirmed_count()) + " of " + std::to_string(acc.total) + "; ";
     }
     FAIL("the stream did not complete before the deadline: " << state << "\nlog:\n"
                                                              << log_tail(bridge.process.log()));
@@ -249,9 +251,9 @@ void require_no_orphans(bridge_process& process) {
 
 TEST_CASE("kill -9 at varied moments loses no confirmed event and journals none twice",
           "[blackbox][crash]") {
-  running_bridge bridge({sim_account{"alpha", 2000.0, 20000, 11, ""},
-                         sim_account{"beta", 1000.0, 5000, 12, ""}},
-                        /*start=*/false);
+  running_bridge bridge(
+      {sim_account{"alpha", 2000.0, 20000, 11, ""}, sim_account{"beta", 1000.0, 5000, 12, ""}},
+      /*start=*/false);
   const auto& alpha = bridge.account("alpha");
   const auto& beta = bridge.account("beta");
   const auto alpha_client = bridge.client("alpha");
@@ -329,28 +331,62 @@ TEST_CASE("kill -9 at varied moments loses no confirmed event and journals none 
   if (alpha_journal.offline + beta_journal.offline == 0)
     WARN("no kill hit an unconfirmed event: no origin \"offline\" in the journals");
   else
-    SUCCEED("offline events: alpha " << alpha_journal.offline << ", beta "
-                                     << beta_journal.offline);
+    SUCCEED("offline events: alpha " << alpha_journal.offline << ", beta " << beta_journal.offline);
 }
 
 TEST_CASE("killing only the worker takes its sim children with it", "[blackbox][crash]") {
-  running_bridge bridge({sim_account{"alpha", 1000.0, 3000, 21, ""},
-                         sim_account{"beta", 500.0, 1000, 22, ""}});
+  running_bridge bridge(
+      {sim_account{"alpha", 1000.0, 3000, 21, ""}, sim_account{"beta", 500.0, 1000, 22, ""}});
   bridge.wait_for_seq("alpha", 500);
   bridge.process.kill_worker();
   // Nobody signalled the sims: they must notice their parent died.
   require_no_orphans(bridge.process);
 
   bridge.process.start();
-  run_to_completion(bridge, [] { return true; }, 30s);
+  run_to_completion(
+      bridge, [] { return true; }, 30s);
   CHECK(verify_journal(bridge, bridge.account("alpha"), "verify").events == 3000);
   CHECK(verify_journal(bridge, bridge.account("beta"), "verify").events == 1000);
 }
 
+TEST_CASE("a killed sim upstream is respawned and nothing it sent is lost", "[blackbox][crash]") {
+  running_bridge bridge({sim_account{"main", 1000.0, 3000, 61, ""}});
+  const auto client = bridge.client();
+  auto upstream = [&] {
+    const json status = client.get_json("/status");
+    for (const auto& acc : status.at("accounts"))
+      if (string_field(acc, "name") == "main") return acc.at("upstream");
+    FAIL("no account main in /status");
+    return json();
+  };
+  for (uint64_t round = 1; round <= 2; ++round) {
+    INFO("round " << round);
+    bridge.wait_for_seq("main", 500 * round);
+    const auto pid = static_cast<pid_t>(int_field(upstream(), "pid"));
+    REQUIRE(pid > 0);
+    // Only signal a process of our own bridge's group.
+    const auto members = bridge.process.group_members();
+    REQUIRE(std::find(members.begin(), members.end(), pid) != members.end());
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    const bool respawned = eventually(
+        [&] {
+          const json up = upstream();
+          return uint_field(up, "restarts") >= round && int_field(up, "pid") != pid &&
+                 string_field(up, "state") == "connected";
+        },
+        20s);
+    INFO("upstream: " << upstream().dump());
+    REQUIRE(respawned);
+  }
+  run_to_completion(
+      bridge, [] { return true; }, 30s);
+  CHECK(verify_journal(bridge, bridge.account("main"), "verify").events == 3000);
+}
+
 TEST_CASE("SIGTERM stops the bridge with exit 0 and a restart continues the seqs",
           "[blackbox][crash]") {
-  running_bridge bridge({sim_account{"main", 1000.0, 3000, 31, ""},
-                         sim_account{"side", 300.0, 600, 32, ""}});
+  running_bridge bridge(
+      {sim_account{"main", 1000.0, 3000, 31, ""}, sim_account{"side", 300.0, 600, 32, ""}});
   const auto client = bridge.client("main");
   bridge.wait_for_seq("main", 800);
   REQUIRE(client.post("/ack", R"({"up_to_seq": 100, "consumer": "keeper"})").status == 200);
@@ -366,15 +402,18 @@ TEST_CASE("SIGTERM stops the bridge with exit 0 and a restart continues the seqs
   json page = client.get_json("/messages?limit=1&consumer=keeper");
   REQUIRE(page.size() == 1);
   CHECK(page[0]["seq"] == 101);
-  run_to_completion(bridge, [] { return true; }, 30s);
+  run_to_completion(
+      bridge, [] { return true; }, 30s);
   CHECK(verify_journal(bridge, bridge.account("main"), "verify").events == 3000);
   CHECK(verify_journal(bridge, bridge.account("side"), "verify").events == 600);
   CHECK(bridge.process.stop(20s) == 0);
 }
 
 TEST_CASE("a graceful stop confirms upstream every event it committed", "[blackbox][crash]") {
-  running_bridge bridge({sim_account{"main", 1000.0, 3000, 41, ""}});
-  bridge.wait_for_seq("main", 1000);
+  // As fast as possible, so that the stop finds events in every stage:
+  // in the pipe, read but not committed, committed but not yet confirmed.
+  running_bridge bridge({sim_account{"main", 0.0, 50000, 41, ""}});
+  bridge.wait_for_seq("main", 5000);
   CHECK(bridge.process.stop(20s) == 0);
   require_no_orphans(bridge.process);
   // The sim is gone: its ledger is final for this run.
@@ -383,7 +422,8 @@ TEST_CASE("a graceful stop confirms upstream every event it committed", "[blackb
   const std::set<uint64_t> unconfirmed_at_stop(unconfirmed.begin(), unconfirmed.end());
 
   bridge.process.start();
-  run_to_completion(bridge, [] { return true; }, 30s);
+  run_to_completion(
+      bridge, [] { return true; }, 30s);
   const auto journal = verify_journal(bridge, bridge.account("main"), "verify");
   // Run 1 delivered everything "live". An unconfirmed index that the journal
   // holds as "live" was committed in run 1 but never confirmed by the drain;
@@ -405,9 +445,8 @@ TEST_CASE("SIGTERM during a long-poll ends the poll and exits 0", "[blackbox][cr
   bridge.wait_for_seq("main", 10);
   REQUIRE(client.post("/ack", R"({"up_to_seq": 10, "consumer": "waiter"})").status == 200);
 
-  auto poll = std::async(std::launch::async, [&client] {
-    return client.get("/messages?consumer=waiter&wait=30");
-  });
+  auto poll = std::async(std::launch::async,
+                         [&client] { return client.get("/messages?consumer=waiter&wait=30"); });
   // Parked once the journal counts a waiter.
   const bool parked = eventually(
       [&] {

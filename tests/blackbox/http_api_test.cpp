@@ -81,7 +81,9 @@ void require_error_body(const http_reply& reply) {
   CHECK_FALSE(body["error"].get<std::string>().empty());
 }
 
-bool is_integer(const json& v) { return v.is_number_integer() || v.is_number_unsigned(); }
+bool is_integer(const json& v) {
+  return v.is_number_integer() || v.is_number_unsigned();
+}
 
 bool is_string_array(const json& v) {
   if (!v.is_array()) return false;
@@ -137,8 +139,8 @@ void check_event_shape(const json& e) {
   CHECK((origin == "live" || origin == "offline" || origin == "history"));
   // eventUid = chatId:messageId[:participant]
   const std::string uid = e["eventUid"].get<std::string>();
-  const std::string prefix = e["chatId"].get<std::string>() + ":" +
-                             e["messageId"].get<std::string>();
+  const std::string prefix =
+      e["chatId"].get<std::string>() + ":" + e["messageId"].get<std::string>();
   CHECK(uid.compare(0, prefix.size(), prefix) == 0);
   CHECK((uid.size() == prefix.size() || uid[prefix.size()] == ':'));
 }
@@ -292,8 +294,8 @@ TEST_CASE("a consumer that never acks sees each event exactly once across polls"
 
 TEST_CASE("a long-poll returns as soon as a new event arrives", "[blackbox][http]") {
   // "slow" trickles 2 events a second; "quiet" is done after 5.
-  running_bridge bridge({sim_account{"slow", 2.0, 40, 1, ""},
-                         sim_account{"quiet", 100.0, 5, 2, ""}});
+  running_bridge bridge(
+      {sim_account{"slow", 2.0, 40, 1, ""}, sim_account{"quiet", 100.0, 5, 2, ""}});
   const auto client = bridge.client();
   bridge.wait_for_seq("slow", 1);
   ack_ok(client, "slow", "lp", 0);
@@ -319,7 +321,7 @@ TEST_CASE("a long-poll returns as soon as a new event arrives", "[blackbox][http
   CHECK(empty.empty());
 }
 
-TEST_CASE("accounts are served under /accounts/{name}; the bare paths are the default account",
+TEST_CASE("accounts are served under /accounts/{name} and the bare paths are the default account",
           "[blackbox][http]") {
   running_bridge bridge(standard_accounts());
   const auto main = bridge.client("main");
@@ -337,8 +339,7 @@ TEST_CASE("accounts are served under /accounts/{name}; the bare paths are the de
   REQUIRE(bare.size() == 3);
   CHECK(bare == named);
   REQUIRE(other.size() == 3);
-  for (const auto& uid : other)
-    CHECK(std::find(bare.begin(), bare.end(), uid) == bare.end());
+  for (const auto& uid : other) CHECK(std::find(bare.begin(), bare.end(), uid) == bare.end());
 
   // Acks are per account too.
   ack_ok(main, "main", "route-d", 2);
@@ -365,7 +366,9 @@ TEST_CASE("an unknown account is a 404 with an error", "[blackbox][http]") {
 TEST_CASE("a non-loopback Host header is refused with 403", "[blackbox][http]") {
   running_bridge bridge(standard_accounts());
   const auto client = bridge.client();
-  for (const char* host : {"evil.example", "evil.example:80", "192.168.1.10", "localhost.evil.com"}) {
+  bridge.wait_for_seq("main", 1);
+  for (const char* host :
+       {"evil.example", "evil.example:80", "192.168.1.10", "localhost.evil.com"}) {
     INFO("Host: " << host);
     auto health = client.get("/health", {{"Host", host}});
     CHECK(health.status == 403);
@@ -480,7 +483,8 @@ TEST_CASE("metrics are Prometheus text and include the journal's last seq", "[bl
   CHECK(reply.body.find("# TYPE wabridge_journal_last_seq gauge") != std::string::npos);
 
   // Every sample line: name{labels} value
-  const std::regex sample(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([-+]?[0-9.eE+-]+|NaN|[-+]Inf)$)");
+  const std::regex sample(
+      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([-+]?[0-9.eE+-]+|NaN|[-+]Inf)$)");
   const std::regex main_last_seq(R"(^wabridge_journal_last_seq\{account="main"\} ([0-9.eE+]+)$)");
   bool found = false;
   std::istringstream lines(reply.body);
@@ -520,7 +524,8 @@ TEST_CASE("status lists every account with upstream, journal and consumers", "[b
     CHECK(acc["consumers"].is_array());
     if (acc["name"] == "main") {
       bool watcher = false;
-      for (const auto& c : acc["consumers"]) watcher = watcher || string_field(c, "name") == "watcher";
+      for (const auto& c : acc["consumers"])
+        watcher = watcher || string_field(c, "name") == "watcher";
       CHECK(watcher);
     }
   }

@@ -129,15 +129,19 @@ std::string toml_number(double v) {
 
 CATCH_REGISTER_LISTENER(failure_listener)
 
-std::string binary_path() { return WABRIDGE_BINARY; }
-std::string source_dir() { return WABRIDGE_SOURCE_DIR; }
+std::string binary_path() {
+  return WABRIDGE_BINARY;
+}
+std::string source_dir() {
+  return WABRIDGE_SOURCE_DIR;
+}
 
 // ---- files -------------------------------------------------------------------
 
 temp_dir::temp_dir() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/wabridge-bb-XXXXXX";
+  std::string pattern =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/wabridge-bb-XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   if (::mkdtemp(buf.data()) == nullptr) FAIL("mkdtemp failed: " << std::strerror(errno));
@@ -153,7 +157,9 @@ temp_dir::~temp_dir() {
   fs::remove_all(path_, ec);
 }
 
-std::string temp_dir::file(const std::string& name) const { return path_ + "/" + name; }
+std::string temp_dir::file(const std::string& name) const {
+  return path_ + "/" + name;
+}
 
 std::string log_tail(const std::string& text, size_t max_bytes) {
   if (text.size() <= max_bytes) return text;
@@ -308,6 +314,13 @@ uint64_t uint_field(const json& object, const char* key, uint64_t fallback) {
   return *it->get_ptr<const json::number_unsigned_t*>();
 }
 
+int64_t int_field(const json& object, const char* key, int64_t fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_number_integer()) return fallback;
+  return it->get<int64_t>();
+}
+
 bool bool_field(const json& object, const char* key, bool fallback) {
   if (!object.is_object()) return fallback;
   auto it = object.find(key);
@@ -324,8 +337,7 @@ std::string account_path(const std::string& account, const std::string& path) {
 std::vector<json> read_all_events(const http_client& client, const std::string& account,
                                   const std::string& fresh_consumer) {
   std::vector<json> out;
-  const std::string path =
-      account_path(account, "/messages?limit=1000&consumer=" + fresh_consumer);
+  const std::string path = account_path(account, "/messages?limit=1000&consumer=" + fresh_consumer);
   // A bound on the pages, so a journal that never stops growing fails the
   // test instead of hanging it.
   for (int page = 0; page < 10'000; ++page) {
@@ -378,7 +390,9 @@ command_result run_wabridge(const std::vector<std::string>& args, const std::str
 
 bridge_process::bridge_process(std::string config_path, std::string log_path, uint16_t port,
                                std::string health_token)
-    : config_path_(std::move(config_path)), log_path_(std::move(log_path)), port_(port),
+    : config_path_(std::move(config_path)),
+      log_path_(std::move(log_path)),
+      port_(port),
       health_token_(std::move(health_token)) {
   become_subreaper();
 }
@@ -414,8 +428,8 @@ void bridge_process::wait_ready(std::chrono::milliseconds deadline) {
   const auto until = std::chrono::steady_clock::now() + deadline;
   for (;;) {
     if (reap(false)) {
-      FAIL("wabridge exited before it was ready (code " << exit_code_ << ", signal "
-                                                        << exit_signal_ << "); log:\n"
+      FAIL("wabridge exited before it was ready (code " << exit_code_ << ", signal " << exit_signal_
+                                                        << "); log:\n"
                                                         << log_tail(log()));
     }
     auto healthy = [&] {
@@ -453,6 +467,11 @@ int bridge_process::stop(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(20ms);
   }
   return exit_code_;
+}
+
+bool bridge_process::wait_exit(std::chrono::milliseconds deadline) {
+  REQUIRE(pid_ > 0);
+  return eventually([&] { return reap(false); }, deadline, 10ms);
 }
 
 void bridge_process::kill_group() {
@@ -526,7 +545,9 @@ std::vector<pid_t> bridge_process::group_members() const {
   return out;
 }
 
-std::string bridge_process::log() const { return read_file(log_path_); }
+std::string bridge_process::log() const {
+  return read_file(log_path_);
+}
 
 // ---- a configured bridge -----------------------------------------------------
 
@@ -562,8 +583,7 @@ const sim_account& running_bridge::account(const std::string& name) const {
 }
 
 http_client running_bridge::client(const std::string& account_name) const {
-  const std::string& name =
-      account_name.empty() ? options.accounts.front().name : account_name;
+  const std::string& name = account_name.empty() ? options.accounts.front().name : account_name;
   return http_client(options.port, account(name).token);
 }
 
@@ -594,7 +614,8 @@ void running_bridge::wait_connected(const std::string& account_name,
       },
       deadline, 20ms);
   if (!ok)
-    FAIL("account " << account_name << " stayed " << state << "; log:\n" << log_tail(process.log()));
+    FAIL("account " << account_name << " stayed " << state << "; log:\n"
+                    << log_tail(process.log()));
 }
 
 // ---- sim ledger --------------------------------------------------------------

@@ -9,8 +9,8 @@
 #include "sim/sim_ledger.hpp"
 
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <sys/types.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -127,6 +127,7 @@ class http_client {
 /// (Also avoids json::value(), which trips GCC's -Wnull-dereference.)
 std::string string_field(const json& object, const char* key, const std::string& fallback = {});
 uint64_t uint_field(const json& object, const char* key, uint64_t fallback = 0);
+int64_t int_field(const json& object, const char* key, int64_t fallback = 0);
 bool bool_field(const json& object, const char* key, bool fallback = false);
 
 /// "/accounts/<account>" + path, or the bare path when account is "".
@@ -178,6 +179,8 @@ class bridge_process {
   /// SIGTERM to the worker, then waits for it; fails the test when it is
   /// still running after `timeout`. Returns its exit code (-1 if signalled).
   int stop(std::chrono::milliseconds timeout = 30s);
+  /// Waits for the worker to exit on its own; false when it still runs at the deadline.
+  bool wait_exit(std::chrono::milliseconds deadline);
   /// SIGKILL to every process of the group and reaps the worker.
   void kill_group();
   /// SIGKILL to the worker only; its children must follow on their own.

@@ -62,16 +62,16 @@ class temp_dir {
 };
 
 event_batch make_batch(const std::string& prefix, size_t n) {
-  event_batch batch;
+  event_list events;
   for (size_t i = 0; i < n; ++i) {
     const std::string uid = "chat:" + prefix + std::to_string(i);
     nlohmann::json payload = {{"eventUid", uid},
                               {"messageId", prefix + std::to_string(i)},
                               {"chatId", "chat"},
                               {"body", "hi " + uid}};
-    batch.events.push_back(store::pending_event{uid, payload.dump()});
+    events.push_back(store::pending_event{uid, payload.dump()});
   }
-  return batch;
+  return event_batch{std::make_shared<const event_list>(std::move(events))};
 }
 
 std::vector<uint64_t> range(uint64_t from, uint64_t to) {

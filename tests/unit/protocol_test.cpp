@@ -62,23 +62,23 @@ TEST_CASE("seq and receivedAt sent by an upstream are stripped from the payload"
   CHECK(payload["origin"] == "live");
 }
 
-TEST_CASE("an empty event object still yields a payload with eventUid and origin",
-          "[protocol]") {
-  const auto& ev =
-      holds<event_msg>(parse_upstream_line(R"({"type":"event","uid":"u","origin":"history","event":{}})"));
+TEST_CASE("an empty event object still yields a payload with eventUid and origin", "[protocol]") {
+  const auto& ev = holds<event_msg>(
+      parse_upstream_line(R"({"type":"event","uid":"u","origin":"history","event":{}})"));
   CHECK(ev.from == origin::history);
   CHECK(ev.payload != "{}");
   CHECK(json::parse(ev.payload) == json{{"eventUid", "u"}, {"origin", "history"}});
 }
 
 TEST_CASE("hello, state, send_result and log lines parse", "[protocol]") {
-  const auto& hello =
-      holds<hello_msg>(parse_upstream_line(R"({"type":"hello","protocol":1,"upstream":"sim","version":"0.1.0"})"));
+  const auto& hello = holds<hello_msg>(
+      parse_upstream_line(R"({"type":"hello","protocol":1,"upstream":"sim","version":"0.1.0"})"));
   CHECK(hello.protocol == 1);
   CHECK(hello.upstream == "sim");
   CHECK(hello.version == "0.1.0");
 
-  const auto& qr = holds<state_msg>(parse_upstream_line(R"({"type":"state","state":"qr","qr":"2@abc"})"));
+  const auto& qr =
+      holds<state_msg>(parse_upstream_line(R"({"type":"state","state":"qr","qr":"2@abc"})"));
   CHECK(qr.state == link_state::qr);
   CHECK(qr.qr == "2@abc");
 
@@ -94,34 +94,36 @@ TEST_CASE("hello, state, send_result and log lines parse", "[protocol]") {
   CHECK(res.message_ids == std::vector<std::string>{"A", "B"});
   CHECK(res.data == json{{"name", "x"}});
 
-  const auto& failed = holds<send_result_msg>(
-      parse_upstream_line(R"({"type":"send_result","id":"s2","ok":false,"error":"unsupported op"})"));
+  const auto& failed = holds<send_result_msg>(parse_upstream_line(
+      R"({"type":"send_result","id":"s2","ok":false,"error":"unsupported op"})"));
   CHECK_FALSE(failed.ok);
   CHECK(failed.error == "unsupported op");
   CHECK(failed.message_ids.empty());
 
-  const auto& log = holds<log_msg>(parse_upstream_line(R"({"type":"log","level":"warn","msg":"hm"})"));
+  const auto& log =
+      holds<log_msg>(parse_upstream_line(R"({"type":"log","level":"warn","msg":"hm"})"));
   CHECK(log.level == "warn");
   CHECK(log.text == "hm");
 }
 
 TEST_CASE("every link state name parses", "[protocol]") {
-  for (auto s : {link_state::starting, link_state::connecting, link_state::qr, link_state::connected,
-                 link_state::disconnected, link_state::logged_out, link_state::stopped}) {
+  for (auto s :
+       {link_state::starting, link_state::connecting, link_state::qr, link_state::connected,
+        link_state::disconnected, link_state::logged_out, link_state::stopped}) {
     auto line = std::string(R"({"type":"state","state":")") + to_string(s) + "\"}";
     CHECK(holds<state_msg>(parse_upstream_line(line)).state == s);
   }
 }
 
-TEST_CASE("malformed upstream lines are protocol violations with a useful message",
-          "[protocol]") {
+TEST_CASE("malformed upstream lines are protocol violations with a useful message", "[protocol]") {
   struct bad_line {
     std::string line;
     std::string expect;  // substring of the error message
   };
   std::string huge = R"({"type":"event","uid":"u","origin":"live","event":{"body":")" +
                      std::string(4 << 20, 'x') + "\"}";  // 4 MiB, missing the closing brace
-  std::string invalid_utf8 = "{\"type\":\"event\",\"uid\":\"u\xff\xfe\",\"origin\":\"live\",\"event\":{}}";
+  std::string invalid_utf8 =
+      "{\"type\":\"event\",\"uid\":\"u\xff\xfe\",\"origin\":\"live\",\"event\":{}}";
   std::string long_uid = R"({"type":"event","uid":")" + std::string(max_uid_bytes + 1, 'u') +
                          R"(","origin":"live","event":{}})";
   const std::vector<bad_line> table = {
@@ -139,9 +141,11 @@ TEST_CASE("malformed upstream lines are protocol violations with a useful messag
       {R"({"type":"event","uid":"a\u0000b","origin":"live","event":{}})", "control characters"},
       {long_uid, "longer than"},
       {R"({"type":"event","uid":"u","event":{}})", "missing \"origin\""},
-      {R"({"type":"event","uid":"u","origin":"replayed","event":{}})", "unknown origin \"replayed\""},
+      {R"({"type":"event","uid":"u","origin":"replayed","event":{}})",
+       "unknown origin \"replayed\""},
       {R"({"type":"event","uid":"u","origin":"live"})", "\"event\" must be an object"},
-      {R"({"type":"event","uid":"u","origin":"live","event":"text"})", "\"event\" must be an object"},
+      {R"({"type":"event","uid":"u","origin":"live","event":"text"})",
+       "\"event\" must be an object"},
       {R"({"type":"event","uid":"u","origin":"live","event":[1]})", "\"event\" must be an object"},
       {R"({"type":"state"})", "missing \"state\""},
       {R"({"type":"state","state":"sleeping"})", "unknown state \"sleeping\""},
@@ -150,8 +154,10 @@ TEST_CASE("malformed upstream lines are protocol violations with a useful messag
       {R"({"type":"send_result","ok":true})", "missing \"id\""},
       {R"({"type":"send_result","id":"s"})", "\"ok\" must be a boolean"},
       {R"({"type":"send_result","id":"s","ok":"yes"})", "\"ok\" must be a boolean"},
-      {R"({"type":"send_result","id":"s","ok":true,"messageIds":"A"})", "\"messageIds\" must be an array"},
-      {R"({"type":"send_result","id":"s","ok":true,"messageIds":["A",2]})", "\"messageIds\" must hold strings"},
+      {R"({"type":"send_result","id":"s","ok":true,"messageIds":"A"})",
+       "\"messageIds\" must be an array"},
+      {R"({"type":"send_result","id":"s","ok":true,"messageIds":["A",2]})",
+       "\"messageIds\" must hold strings"},
       {huge, "not valid JSON"},
       {invalid_utf8, "not valid JSON"},
   };
@@ -189,24 +195,25 @@ TEST_CASE("deeply nested JSON is rejected or parsed without crashing", "[protoco
 }
 
 TEST_CASE("worker lines parse: confirm, send, stop", "[protocol]") {
-  const auto& confirm = holds<confirm_msg>(parse_worker_line(R"({"type":"confirm","uids":["a","b"]})"));
+  const auto& confirm =
+      holds<confirm_msg>(parse_worker_line(R"({"type":"confirm","uids":["a","b"]})"));
   CHECK(confirm.uids == std::vector<std::string>{"a", "b"});
   CHECK(holds<confirm_msg>(parse_worker_line(R"({"type":"confirm","uids":[]})")).uids.empty());
 
-  const auto& send = holds<send_msg>(
-      parse_worker_line(R"({"type":"send","id":"s1","op":"send","args":{"chatId":"c","message":"m"}})"));
+  const auto& send = holds<send_msg>(parse_worker_line(
+      R"({"type":"send","id":"s1","op":"send","args":{"chatId":"c","message":"m"}})"));
   CHECK(send.id == "s1");
   CHECK(send.op == "send");
   CHECK(send.args["message"] == "m");
 
-  const auto& no_args = holds<send_msg>(parse_worker_line(R"({"type":"send","id":"s2","op":"typing"})"));
+  const auto& no_args =
+      holds<send_msg>(parse_worker_line(R"({"type":"send","id":"s2","op":"typing"})"));
   CHECK(no_args.args == json::object());
 
   holds<stop_msg>(parse_worker_line(R"({"type":"stop"})"));
 }
 
-TEST_CASE("malformed worker lines are protocol violations with a useful message",
-          "[protocol]") {
+TEST_CASE("malformed worker lines are protocol violations with a useful message", "[protocol]") {
   struct bad_line {
     std::string line;
     std::string expect;
@@ -245,21 +252,26 @@ TEST_CASE("format_hello round trips", "[protocol]") {
 }
 
 TEST_CASE("format_state round trips with and without qr and reason", "[protocol]") {
-  const auto& plain = holds<state_msg>(parse_upstream_line(format_state(state_msg{link_state::connected, "", ""})));
+  const auto& plain =
+      holds<state_msg>(parse_upstream_line(format_state(state_msg{link_state::connected, "", ""})));
   CHECK(plain.state == link_state::connected);
   CHECK(plain.qr.empty());
   CHECK(plain.reason.empty());
 
-  const auto& full = holds<state_msg>(
-      parse_upstream_line(format_state(state_msg{link_state::logged_out, "2@qr,data", "device removed"})));
+  const auto& full = holds<state_msg>(parse_upstream_line(
+      format_state(state_msg{link_state::logged_out, "2@qr,data", "device removed"})));
   CHECK(full.state == link_state::logged_out);
   CHECK(full.qr == "2@qr,data");
   CHECK(full.reason == "device removed");
 }
 
 TEST_CASE("format_event round trips and keeps non-ASCII text", "[protocol]") {
-  json event = {{"messageId", "M1"},      {"chatId", "1@g.us"},      {"body", "olá \"quoted\"\nline 2 😂"},
-                {"mentionedIds", {"a@s.whatsapp.net"}}, {"isGroup", true}, {"timestamp", 1700000000}};
+  json event = {{"messageId", "M1"},
+                {"chatId", "1@g.us"},
+                {"body", "olá \"quoted\"\nline 2 😂"},
+                {"mentionedIds", {"a@s.whatsapp.net"}},
+                {"isGroup", true},
+                {"timestamp", 1700000000}};
   for (auto o : {origin::live, origin::offline, origin::history}) {
     auto line = format_event("1@g.us:M1:a@s.whatsapp.net", o, event);
     CHECK(line.find('\n') == std::string::npos);
@@ -297,7 +309,8 @@ TEST_CASE("format_send_result round trips", "[protocol]") {
 }
 
 TEST_CASE("format_log round trips", "[protocol]") {
-  const auto& back = holds<log_msg>(parse_upstream_line(format_log("error", "socket closed\tbadly")));
+  const auto& back =
+      holds<log_msg>(parse_upstream_line(format_log("error", "socket closed\tbadly")));
   CHECK(back.level == "error");
   CHECK(back.text == "socket closed\tbadly");
 }

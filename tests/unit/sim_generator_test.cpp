@@ -120,7 +120,8 @@ TEST_CASE("message ids encode the index and uids map back to it", "[sim_generato
   CHECK(message_id_of(0xABCDEF) == "SIM0000000000ABCDEF");
   CHECK(message_id_of(UINT64_MAX) == "SIMFFFFFFFFFFFFFFFF");
   sim_event_generator gen{opts()};
-  for (uint64_t i : std::initializer_list<uint64_t>{0, 1, 15, 4096, 99999, uint64_t{1} << 40, UINT64_MAX}) {
+  for (uint64_t i :
+       std::initializer_list<uint64_t>{0, 1, 15, 4096, 99999, uint64_t{1} << 40, UINT64_MAX}) {
     INFO("i=" << i);
     auto uid = gen.uid(i);
     CHECK(index_of_uid(uid) == i);
@@ -178,17 +179,19 @@ TEST_CASE("every SPEC §4 field is present with its type", "[sim_generator]") {
   for (uint64_t i = 0; i < 1000; ++i) {
     json f = gen.fields(i, ts + static_cast<int64_t>(i));
     INFO(f.dump());
-    for (const char* key : {"messageId", "chatId", "senderId", "senderName", "chatName", "body",
-                            "mediaType", "mime", "fileName", "quotedMessageId",
-                            "quotedParticipant", "quotedText"})
+    for (const char* key :
+         {"messageId", "chatId", "senderId", "senderName", "chatName", "body", "mediaType", "mime",
+          "fileName", "quotedMessageId", "quotedParticipant", "quotedText"})
       REQUIRE(f[key].is_string());
-    for (const char* key : {"isGroup", "hasMedia", "hasQuotedMessage"}) REQUIRE(f[key].is_boolean());
+    for (const char* key : {"isGroup", "hasMedia", "hasQuotedMessage"})
+      REQUIRE(f[key].is_boolean());
     for (const char* key : {"mediaUrls", "mentionedIds", "botIds"}) REQUIRE(f[key].is_array());
     REQUIRE(f["readReceiptKey"].is_object());
     REQUIRE(f["timestamp"].is_number_integer());
     CHECK(f["timestamp"] == ts + static_cast<int64_t>(i));
     // The envelope and the journal own these.
-    for (const char* key : {"seq", "eventUid", "origin", "receivedAt"}) CHECK_FALSE(f.contains(key));
+    for (const char* key : {"seq", "eventUid", "origin", "receivedAt"})
+      CHECK_FALSE(f.contains(key));
 
     CHECK_FALSE(f["senderName"].get<std::string>().empty());
     CHECK_FALSE(f["chatName"].get<std::string>().empty());

@@ -76,7 +76,7 @@ TEST_CASE("interval_set merges overlapping and adjacent ranges", "[sim_ledger]")
   CHECK(set.ranges().begin()->first == 10);
   CHECK(set.ranges().begin()->second == 40);
   CHECK(set.count() == 30);
-  set.insert(5, 12);  // overlaps the start
+  set.insert(5, 12);   // overlaps the start
   set.insert(35, 50);  // overlaps the end
   set.insert(15, 25);  // inside
   set.insert(7, 7);    // empty: no-op
@@ -124,7 +124,8 @@ TEST_CASE("records survive a reopen and reads agree with the writer", "[sim_ledg
     auto ledger = open_ok(dir.path);
     REQUIRE_FALSE(ledger->record_generated(100, 1'700'000'000));
     REQUIRE_FALSE(ledger->record_confirmed(0, 50));
-    REQUIRE_FALSE(ledger->record_confirmed(std::vector<uint64_t>{62, 60, 61, 69, 63, 64, 65, 66, 67, 68}));
+    REQUIRE_FALSE(
+        ledger->record_confirmed(std::vector<uint64_t>{62, 60, 61, 69, 63, 64, 65, 66, 67, 68}));
     CHECK(ledger->state().generated == 100);
     CHECK(ledger->state().confirmed_count() == 60);
   }
@@ -189,8 +190,7 @@ TEST_CASE("the generated count cannot go down", "[sim_ledger]") {
   CHECK(ledger->state().generated == 10);
 }
 
-TEST_CASE("a torn last record is ignored by readers and truncated by the writer",
-          "[sim_ledger]") {
+TEST_CASE("a torn last record is ignored by readers and truncated by the writer", "[sim_ledger]") {
   temp_dir dir;
   spit(dir.log(), "V 1\nG 10 5\nC 0 4\nC 4 1");  // crash in the middle of "C 4 10\n"
   auto state = read_ok(dir.path);
@@ -268,8 +268,7 @@ TEST_CASE("compaction keeps the state and the times of unconfirmed events", "[si
   CHECK(read_ok(dir.path).times.size() == 2);
 }
 
-TEST_CASE("a second writer on the same ledger is refused with the holder's pid",
-          "[sim_ledger]") {
+TEST_CASE("a second writer on the same ledger is refused with the holder's pid", "[sim_ledger]") {
   temp_dir dir;
   auto first = open_ok(dir.path);
   auto second = sim_ledger::open(dir.path);

@@ -1,0 +1,253 @@
+// wabridge benchmarks: each starts the real binary on loopback with a fresh
+// data dir and simulated accounts, drives it, and prints figures. Nothing is
+// asserted: compare ratios measured in one run, not absolute numbers across
+// runs (the machines are shared and noisy).
+//
+//   ingest          durable ingest from the sim at rate 0, ~500-byte events:
+//                   events/s between the first and last commit (receivedAt)
+//   ingest_1commit  the same with journal.max_batch = 1 (one fsync per event)
+//   latency         receipt-to-confirm p50/p99 at 1,000 events/s
+//   drain           a consumer draining the ingest backlog, limit=1000 + ack
+//   jsonl_baseline  a JSONL queue in this process, one fdatasync per append
+//
+// Usage: wabridge_bench [--events N] [--only NAME]
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+double seconds_since(steady::time_point t) {
+  return std::chrono::duration<double>(steady::now() - t).count();
+}
+
+uint16_t free_port() {
+  httplib::Server probe;
+  const int port = probe.bind_to_any_port("127.0.0.1");
+  return static_cast<uint16_t>(port);
+}
+
+// One bridge process on a fresh data dir; SIGTERM on destruction.
+class bridge {
+ public:
+  bridge(const std::string& name, const std::string& account_toml, const std::string& extra_toml) {
+    dir_ = std::filesystem::temp_directory_path() / ("wabridge-bench-" + name + "-" +
+                                                     std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    port_ = free_port();
+    const std::string cfg = (dir_ / "bench.toml").string();
+    std::ofstream(cfg) << "[bridge]\nlisten = \"127.0.0.1:" << port_ << "\"\ndata_dir = \""
+                       << (dir_ / "data").string() << "\"\n[log]\nlevel = \"warn\"\n"
+                       << extra_toml << "\n[[account]]\nname = \"main\"\nupstream = \"sim\"\n"
+                       << account_toml;
+    const std::string log = (dir_ / "bridge.log").string();
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> args{WABRIDGE_BINARY, "run", "-c", cfg};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) {
+      std::fprintf(stderr, "cannot start %s\n", WABRIDGE_BINARY);
+      std::exit(1);
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    const auto start = steady::now();
+    while (seconds_since(start) < 30) {
+      if (client().Get("/health")) return;
+      std::this_thread::sleep_for(20ms);
+    }
+    std::fprintf(stderr, "bridge did not become ready; log in %s\n", log.c_str());
+    std::exit(1);
+  }
+
+  ~bridge() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    std::filesystem::remove_all(dir_);
+  }
+
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60, 0);
+    c.set_keep_alive(true);
+    return c;
+  }
+
+  json get(const std::string& path) const {
+    auto res = client().Get(path.c_str());
+    if (!res || res->status != 200) return json();
+    return json::parse(res->body, nullptr, false);
+  }
+
+  json account_status() const {
+    auto s = get("/status");
+    return s.is_object() ? s["accounts"][0] : json();
+  }
+
+  // Waits until the journal holds `n` events and the sim has them confirmed.
+  bool wait_for(uint64_t n, double deadline_s) const {
+    const auto start = steady::now();
+    while (seconds_since(start) < deadline_s) {
+      auto a = account_status();
+      if (a.is_object() && a["journal"].value("lastSeq", 0ull) >= n &&
+          a["upstream"].value("eventsConfirmed", 0ull) >= n)
+        return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  // receivedAt of the event with seq `seq` (read by a throwaway consumer).
+  int64_t received_at(uint64_t seq) const {
+    const std::string consumer = "probe" + std::to_string(seq);
+    auto c = client();
+    c.Post("/ack", json{{"up_to_seq", seq - 1}, {"consumer", consumer}}.dump(), "application/json");
+    auto page = get("/messages?limit=1&consumer=" + consumer);
+    return page.is_array() && !page.empty() ? page[0].value("receivedAt", int64_t{0}) : 0;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+std::string sim_toml(double rate, uint64_t total) {
+  return "[account.sim]\nrate = " + std::to_string(rate) + "\ntotal = " + std::to_string(total) +
+         "\nbody_bytes = 500\n";
+}
+
+// Events/s between the commits of the first and the last event.
+std::optional<double> ingest_rate(uint64_t events, const std::string& extra_toml,
+                                  const std::string& name) {
+  bridge b(name, sim_toml(0, events), extra_toml);
+  if (!b.wait_for(events, 300)) return std::nullopt;
+  const int64_t first = b.received_at(1);
+  const int64_t last = b.received_at(events);
+  if (last <= first) return std::nullopt;
+  return double(events - 1) * 1000.0 / double(last - first);
+}
+
+void print(const char* name, const char* figure, double value, const char* unit) {
+  std::printf("%-16s %-34s %14.1f %s\n", name, figure, value, unit);
+  std::fflush(stdout);
+}
+
+void bench_ingest(uint64_t events, bool with_one_commit) {
+  auto batched = ingest_rate(events, "", "ingest");
+  if (!batched) {
+    std::printf("ingest           did not finish\n");
+    return;
+  }
+  print("ingest", "durable events/s (group commit)", *batched, "ev/s");
+  if (!with_one_commit) return;
+  const uint64_t few = std::max<uint64_t>(events / 20, 2000);
+  auto single = ingest_rate(few, "[journal]\nmax_batch = 1\n", "ingest1");
+  if (!single) return;
+  print("ingest_1commit", "durable events/s (1 fsync/event)", *single, "ev/s");
+  print("ingest", "group commit / one commit per event", *batched / *single, "x");
+}
+
+void bench_latency() {
+  const uint64_t events = 10'000;
+  bridge b("latency", sim_toml(1000, events), "");
+  if (!b.wait_for(events, 120)) {
+    std::printf("latency          did not finish\n");
+    return;
+  }
+  auto up = b.account_status()["upstream"]["confirmLatencyUs"];
+  print("latency", "receipt->confirm p50 @1000 ev/s", up.value("p50", 0.0) / 1000.0, "ms");
+  print("latency", "receipt->confirm p99 @1000 ev/s", up.value("p99", 0.0) / 1000.0, "ms");
+  print("latency", "receipt->confirm max @1000 ev/s", up.value("max", 0.0) / 1000.0, "ms");
+}
+
+void bench_drain(uint64_t events) {
+  bridge b("drain", sim_toml(0, events), "");
+  if (!b.wait_for(events, 300)) {
+    std::printf("drain            did not finish\n");
+    return;
+  }
+  auto c = b.client();
+  uint64_t drained = 0;
+  const auto start = steady::now();
+  for (;;) {
+    auto res = c.Get("/messages?limit=1000&consumer=drain");
+    if (!res || res->status != 200) break;
+    auto page = json::parse(res->body, nullptr, false);
+    if (!page.is_array() || page.empty()) break;
+    drained += page.size();
+    const uint64_t last = page.back().value("seq", 0ull);
+    c.Post("/ack", json{{"up_to_seq", last}, {"consumer", "drain"}}.dump(), "application/json");
+  }
+  const double secs = seconds_since(start);
+  print("drain", "consumer limit=1000 + ack", double(drained) / secs, "ev/s");
+}
+
+void bench_jsonl_baseline() {
+  // The queue a careful hand-written bridge would have: append a JSON line,
+  // fdatasync, then confirm. One fsync per event, nothing shared.
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("wabridge-bench-jsonl-" + std::to_string(::getpid()));
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  const std::string line = "{\"body\":\"" + std::string(480, 'x') + "\"}\n";
+  uint64_t n = 0;
+  const auto start = steady::now();
+  while (seconds_since(start) < 2.0) {
+    if (::write(fd, line.data(), line.size()) < 0 || ::fdatasync(fd) != 0) break;
+    ++n;
+  }
+  const double secs = seconds_since(start);
+  ::close(fd);
+  std::filesystem::remove(path);
+  print("jsonl_baseline", "append + fdatasync per event", double(n) / secs, "ev/s");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  uint64_t events = 200'000;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--events" && i + 1 < argc) events = std::strtoull(argv[++i], nullptr, 10);
+    else if (arg == "--only" && i + 1 < argc) only = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: wabridge_bench [--events N] [--only NAME]\n");
+      return 64;
+    }
+  }
+  std::printf("wabridge bench: %u cores, %llu events per ingest run\n",
+              std::thread::hardware_concurrency(), static_cast<unsigned long long>(events));
+  if (only.empty() || only == "ingest") bench_ingest(events, true);
+  if (only.empty() || only == "latency") bench_latency();
+  if (only.empty() || only == "drain") bench_drain(events);
+  if (only.empty() || only == "jsonl") bench_jsonl_baseline();
+  return 0;
+}
