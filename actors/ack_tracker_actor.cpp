@@ -20,7 +20,7 @@ constexpr int64_t reply_slack_ms = 5'000;
 
 struct consumer_entry {
   store::consumer_cursor cursor;
-  uint64_t delivered_seq = 0; // highest seq handed to this consumer (in memory only)
+  uint64_t delivered_seq = 0; // highest seq written out to this consumer (in memory only)
 };
 
 struct ack_state {
@@ -77,20 +77,13 @@ ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
             return promise;
           }
         }
-        const std::string consumer = req.consumer;
         const uint64_t after = entry.cursor.acked_seq;
         const auto timeout = std::chrono::milliseconds(std::max<int64_t>(req.wait_ms, 0) +
                                                        reply_slack_ms) +
                              journal_timeout;
         self->request(st.cfg.journal, timeout, read_request{after, req.limit, req.wait_ms})
-            .then(
-                [self, promise, consumer](event_page& page) mutable {
-                  auto it = self->state.consumers.find(consumer);
-                  if (it != self->state.consumers.end() && page.last_seq > it->second.delivered_seq)
-                    it->second.delivered_seq = page.last_seq;
-                  promise.deliver(std::move(page));
-                },
-                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+            .then([promise](event_page& page) mutable { promise.deliver(std::move(page)); },
+                  [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
         return promise;
       },
       [self](ack_request& req) -> caf::typed_response_promise<ack_reply> {
@@ -118,6 +111,13 @@ ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
                 },
                 [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
         return promise;
+      },
+      [self](delivered_notice& notice) {
+        // Only pages the front end wrote out in full count as delivered, so
+        // a client that timed out before reading its page gets it again.
+        auto it = self->state.consumers.find(notice.consumer);
+        if (it != self->state.consumers.end() && notice.up_to_seq > it->second.delivered_seq)
+          it->second.delivered_seq = notice.up_to_seq;
       },
       [self](stats_atom) -> ack_stats {
         auto& st = self->state;

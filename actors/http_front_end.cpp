@@ -3,6 +3,7 @@
 #include "common/version.hpp"
 
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -353,6 +354,7 @@ class http_front_end::impl {
     poll_request poll;
     poll.consumer = consumer_param(req, res);
     if (poll.consumer.empty()) return;
+    const std::string consumer = poll.consumer;
     poll.limit = 100;
     if (req.has_param("limit")) {
       auto limit = parse_u64(req.get_param_value("limit"));
@@ -380,7 +382,20 @@ class http_front_end::impl {
     body += ']';
     res.set_header("X-Wabridge-Newest-Seq", std::to_string(page->newest_seq));
     res.status = 200;
-    res.set_content(std::move(body), "application/json");
+    // A content provider lets us learn whether the page was written out in
+    // full; only then does it count as delivered for implicit acks.
+    auto shared_body = std::make_shared<std::string>(std::move(body));
+    const size_t length = shared_body->size();
+    auto acks = acc.acks;
+    const uint64_t last_seq = page->last_seq;
+    res.set_content_provider(
+        length, "application/json",
+        [shared_body](size_t offset, size_t chunk, httplib::DataSink& sink) {
+          return sink.write(shared_body->data() + offset, std::min(chunk, shared_body->size() - offset));
+        },
+        [acks, consumer, last_seq](bool success) {
+          if (success && last_seq > 0) caf::anon_send(acks, delivered_notice{consumer, last_seq});
+        });
   }
 
   void ack(const account_actors& acc, const httplib::Request& req, httplib::Response& res) {

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -76,53 +77,70 @@ void wake_waiters(journal_self self) {
   }
 }
 
-// One write transaction (one fsync) for everything that queued up since the
-// last flush, capped at max_batch events so a reply never waits on a giant txn.
+// Commits everything that queued up since the last flush: one write
+// transaction (one fsync) per max_batch events, so a large backlog never
+// makes one giant transaction and max_batch = 1 really is one fsync per event.
 void flush(journal_self self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (st.pending.empty()) return;
+  const size_t max_batch = std::max<size_t>(st.cfg.journal.max_batch, 1);
   std::vector<pending_append> taken;
-  std::vector<const store::pending_event*> events;
   size_t count = 0;
   while (!st.pending.empty() &&
-         (taken.empty() || count + st.pending.front().batch.size() <= st.cfg.journal.max_batch)) {
+         (taken.empty() || count + st.pending.front().batch.size() <= max_batch)) {
     count += st.pending.front().batch.size();
     taken.push_back(std::move(st.pending.front()));
     st.pending.pop_front();
   }
+  std::vector<const store::pending_event*> events;
   events.reserve(count);
   for (auto& p : taken)
     for (const auto& ev : *p.batch.events) events.push_back(&ev);
   const uint64_t before = st.store->last_seq();
-  auto seqs = st.store->append(events, now_ms());
-  if (!seqs) {
+  std::vector<uint64_t> seqs;
+  seqs.reserve(events.size());
+  caf::error failure;
+  std::vector<const store::pending_event*> chunk;
+  for (size_t offset = 0; offset < events.size(); offset += max_batch) {
+    chunk.assign(events.begin() + static_cast<std::ptrdiff_t>(offset),
+                 events.begin() + static_cast<std::ptrdiff_t>(std::min(offset + max_batch, events.size())));
+    auto chunk_seqs = st.store->append(chunk, now_ms());
+    if (!chunk_seqs) {
+      failure = chunk_seqs.error();
+      break;
+    }
+    ++st.counters.commits;
+    seqs.insert(seqs.end(), chunk_seqs->begin(), chunk_seqs->end());
+  }
+  const uint64_t fresh = st.store->last_seq() - before;
+  st.counters.appended += fresh;
+  if (failure) {
+    // Chunks that did commit are fine: the session retries the whole batch
+    // and those events dedupe to their seqs.
     st.counters.degraded = true;
-    st.counters.last_error = describe(seqs.error());
+    st.counters.last_error = describe(failure);
     spdlog::error("journal account={} commit failed events={} error=\"{}\"", st.cfg.account,
                   events.size(), st.counters.last_error);
-    for (auto& p : taken) p.promise.deliver(seqs.error());
+    for (auto& p : taken) p.promise.deliver(failure);
   } else {
     if (st.counters.degraded) {
       spdlog::info("journal account={} recovered: commits succeed again", st.cfg.account);
     }
     st.counters.degraded = false;
     st.counters.last_error.clear();
-    ++st.counters.commits;
-    const uint64_t fresh = st.store->last_seq() - before;
-    st.counters.appended += fresh;
     st.counters.duplicates += events.size() - fresh;
     size_t offset = 0;
     for (auto& p : taken) {
       const size_t n = p.batch.size();
       append_ack ack;
-      ack.seqs.assign(seqs->begin() + static_cast<std::ptrdiff_t>(offset),
-                      seqs->begin() + static_cast<std::ptrdiff_t>(offset + n));
+      ack.seqs.assign(seqs.begin() + static_cast<std::ptrdiff_t>(offset),
+                      seqs.begin() + static_cast<std::ptrdiff_t>(offset + n));
       offset += n;
       p.promise.deliver(std::move(ack));
     }
-    if (fresh > 0) wake_waiters(self);
   }
+  if (fresh > 0) wake_waiters(self);
   if (!st.pending.empty()) {
     st.flush_scheduled = true;
     self->send(self, flush_atom::value);

@@ -107,10 +107,17 @@ struct ack_reply {
   uint64_t acked_seq = 0;
 };
 
+/// The front end wrote a page to a consumer's connection in full: in implicit
+/// mode, its next poll acks up to here.
+struct delivered_notice {
+  std::string consumer;
+  uint64_t up_to_seq = 0;
+};
+
 struct consumer_status {
   std::string name;
   uint64_t acked_seq = 0;
-  uint64_t delivered_seq = 0; // highest seq handed out to it since start
+  uint64_t delivered_seq = 0; // highest seq written to it in full since start
   bool explicit_acks = false;
 };
 
@@ -170,6 +177,7 @@ using journal_actor = caf::typed_actor<
 using ack_tracker_actor = caf::typed_actor<
     caf::replies_to<poll_request>::with<event_page>,
     caf::replies_to<ack_request>::with<ack_reply>,
+    caf::reacts_to<delivered_notice>,
     caf::replies_to<stats_atom>::with<ack_stats>>;
 
 using session_actor = caf::typed_actor<
@@ -218,6 +226,10 @@ typename Inspector::result_type inspect(Inspector& f, ack_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ack_reply& x) {
   return f(caf::meta::type_name("ack_reply"), x.consumer, x.acked_seq);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivered_notice& x) {
+  return f(caf::meta::type_name("delivered_notice"), x.consumer, x.up_to_seq);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, consumer_status& x) {

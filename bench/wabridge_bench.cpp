@@ -14,7 +14,10 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -42,10 +45,20 @@ double seconds_since(steady::time_point t) {
   return std::chrono::duration<double>(steady::now() - t).count();
 }
 
+// A loopback port nobody listens on right now (bind to port 0, read it, close).
 uint16_t free_port() {
-  httplib::Server probe;
-  const int port = probe.bind_to_any_port("127.0.0.1");
-  return static_cast<uint16_t>(port);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::perror("free_port");
+    std::exit(1);
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
 }
 
 // One bridge process on a fresh data dir; SIGTERM on destruction.
@@ -82,6 +95,7 @@ class bridge {
       std::this_thread::sleep_for(20ms);
     }
     std::fprintf(stderr, "bridge did not become ready; log in %s\n", log.c_str());
+    ::kill(pid_, SIGKILL);
     std::exit(1);
   }
 

@@ -537,3 +537,26 @@ TEST_CASE("status lists every account with upstream, journal and consumers", "[b
   REQUIRE(one["accounts"].size() == 1);
   CHECK(one["accounts"][0]["name"] == "support");
 }
+
+TEST_CASE("a token account's detail is not shown to clients without its token",
+          "[blackbox][http]") {
+  running_bridge bridge(standard_accounts());
+  const http_client anonymous(bridge.options.port);
+  bridge.wait_for_seq("support", 1);
+  // Someone with the token reads the account under a consumer name.
+  poll(bridge.client("support"), "support", "secret-consumer", 1);
+
+  // The default account has no token, so its /status and /metrics are open;
+  // they must not become a way around the support account's token.
+  auto status = anonymous.get_json("/status");
+  INFO(status.dump(2));
+  for (const auto& acc : status.at("accounts")) {
+    if (string_field(acc, "name") != "support") continue;
+    CHECK_FALSE(acc.contains("consumers"));
+    CHECK_FALSE(acc.contains("upstream"));
+    CHECK_FALSE(acc.contains("journal"));
+  }
+  auto metrics = anonymous.get("/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("secret-consumer") == std::string::npos);
+}

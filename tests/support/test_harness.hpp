@@ -14,8 +14,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
