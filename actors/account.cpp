@@ -37,4 +37,4 @@ caf::expected<account_actors> spawn_account(caf::actor_system& sys, const bridge
   return out;
 }
 
-} // namespace wabridge
+}  // namespace wabridge

@@ -28,4 +28,4 @@ caf::expected<account_actors> spawn_account(caf::actor_system& sys, const bridge
                                             const account_config& account,
                                             const std::string& self_exe);
 
-} // namespace wabridge
+}  // namespace wabridge

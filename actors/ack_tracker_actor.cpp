@@ -20,7 +20,7 @@ constexpr int64_t reply_slack_ms = 5'000;
 
 struct consumer_entry {
   store::consumer_cursor cursor;
-  uint64_t delivered_seq = 0; // highest seq written out to this consumer (in memory only)
+  uint64_t delivered_seq = 0;  // highest seq written out to this consumer (in memory only)
 };
 
 struct ack_state {
@@ -40,8 +40,8 @@ uint64_t acked_floor(const ack_state& st) {
 }
 
 // Persists a moved cursor, then lets the journal compact below the new floor.
-caf::error advance(ack_self self, const std::string& consumer, consumer_entry& entry,
-                   uint64_t to, bool explicit_ack) {
+caf::error advance(ack_self self, const std::string& consumer, consumer_entry& entry, uint64_t to,
+                   bool explicit_ack) {
   auto& st = self->state;
   store::consumer_cursor next = entry.cursor;
   next.acked_seq = std::max(next.acked_seq, to);
@@ -54,7 +54,7 @@ caf::error advance(ack_self self, const std::string& consumer, consumer_entry& e
 }
 
 consumer_entry& entry_for(ack_state& st, const std::string& consumer) {
-  return st.consumers[consumer]; // a new consumer starts at 0: it sees all retained events
+  return st.consumers[consumer];  // a new consumer starts at 0: it sees all retained events
 }
 
 ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
@@ -78,9 +78,9 @@ ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
           }
         }
         const uint64_t after = entry.cursor.acked_seq;
-        const auto timeout = std::chrono::milliseconds(std::max<int64_t>(req.wait_ms, 0) +
-                                                       reply_slack_ms) +
-                             journal_timeout;
+        const auto timeout =
+            std::chrono::milliseconds(std::max<int64_t>(req.wait_ms, 0) + reply_slack_ms) +
+            journal_timeout;
         self->request(st.cfg.journal, timeout, read_request{after, req.limit, req.wait_ms})
             .then([promise](event_page& page) mutable { promise.deliver(std::move(page)); },
                   [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
@@ -93,10 +93,10 @@ ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
                 [self, promise, req](journal_stats& stats) mutable {
                   auto& st = self->state;
                   if (req.up_to_seq > stats.last_seq) {
-                    promise.deliver(make_error(
-                        errc::ack_beyond_newest,
-                        "up_to_seq " + std::to_string(req.up_to_seq) + " is past the newest seq " +
-                            std::to_string(stats.last_seq)));
+                    promise.deliver(make_error(errc::ack_beyond_newest,
+                                               "up_to_seq " + std::to_string(req.up_to_seq) +
+                                                   " is past the newest seq " +
+                                                   std::to_string(stats.last_seq)));
                     return;
                   }
                   auto& entry = entry_for(st, req.consumer);
@@ -123,8 +123,7 @@ ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
         auto& st = self->state;
         ack_stats out;
         for (const auto& [name, entry] : st.consumers) {
-          out.consumers.push_back(consumer_status{name, entry.cursor.acked_seq,
-                                                  entry.delivered_seq,
+          out.consumers.push_back(consumer_status{name, entry.cursor.acked_seq, entry.delivered_seq,
                                                   entry.cursor.explicit_acks});
         }
         out.acked_floor = acked_floor(st);
@@ -133,7 +132,7 @@ ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
   };
 }
 
-} // namespace
+}  // namespace
 
 caf::expected<ack_tracker_actor> spawn_ack_tracker(caf::actor_system& sys,
                                                    const ack_tracker_config& cfg) {
@@ -147,4 +146,4 @@ caf::expected<ack_tracker_actor> spawn_ack_tracker(caf::actor_system& sys,
   return sys.spawn(ack_impl, cfg, std::move(shared), std::move(*loaded));
 }
 
-} // namespace wabridge
+}  // namespace wabridge

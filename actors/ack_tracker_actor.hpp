@@ -15,11 +15,11 @@ namespace wabridge {
 
 struct ack_tracker_config {
   std::string account;
-  std::string dir; // LMDB directory for the cursors
+  std::string dir;  // LMDB directory for the cursors
   journal_actor journal;
 };
 
 caf::expected<ack_tracker_actor> spawn_ack_tracker(caf::actor_system& sys,
                                                    const ack_tracker_config& cfg);
 
-} // namespace wabridge
+}  // namespace wabridge

@@ -2,15 +2,16 @@
 
 #include "common/version.hpp"
 
+#include <httplib.h>
+#include <spdlog/spdlog.h>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <functional>
@@ -35,16 +36,24 @@ class adoptable_server : public httplib::Server {
 
 int status_for(errc code) {
   switch (code) {
-    case errc::invalid_argument: return 400;
-    case errc::unauthorized: return 401;
-    case errc::not_found: return 404;
-    case errc::ack_beyond_newest: return 409;
-    case errc::journal_full: return 507;
-    case errc::timeout: return 504;
+    case errc::invalid_argument:
+      return 400;
+    case errc::unauthorized:
+      return 401;
+    case errc::not_found:
+      return 404;
+    case errc::ack_beyond_newest:
+      return 409;
+    case errc::journal_full:
+      return 507;
+    case errc::timeout:
+      return 504;
     case errc::journal_failure:
     case errc::upstream_unavailable:
-    case errc::shutting_down: return 503;
-    default: return 500;
+    case errc::shutting_down:
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -116,8 +125,10 @@ std::optional<int64_t> parse_seconds_ms(const std::string& s) {
   if (s.empty() || s.size() > 16) return std::nullopt;
   size_t dots = 0;
   for (char c : s) {
-    if (c == '.') ++dots;
-    else if (c < '0' || c > '9') return std::nullopt;
+    if (c == '.')
+      ++dots;
+    else if (c < '0' || c > '9')
+      return std::nullopt;
   }
   if (dots > 1 || s == ".") return std::nullopt;
   const double v = std::strtod(s.c_str(), nullptr);
@@ -126,38 +137,39 @@ std::optional<int64_t> parse_seconds_ms(const std::string& s) {
 }
 
 json journal_json(const journal_stats& j) {
-  return json{{"firstSeq", j.first_seq},     {"lastSeq", j.last_seq},
-              {"events", j.event_count},     {"mapSize", j.map_size},
-              {"usedBytes", j.used_bytes},   {"commits", j.commits},
-              {"appended", j.appended},      {"duplicates", j.duplicates},
-              {"compacted", j.compacted},    {"waiters", j.waiters},
-              {"degraded", j.degraded},      {"lastError", j.last_error}};
+  return json{{"firstSeq", j.first_seq}, {"lastSeq", j.last_seq},      {"events", j.event_count},
+              {"mapSize", j.map_size},   {"usedBytes", j.used_bytes},  {"commits", j.commits},
+              {"appended", j.appended},  {"duplicates", j.duplicates}, {"compacted", j.compacted},
+              {"waiters", j.waiters},    {"degraded", j.degraded},     {"lastError", j.last_error}};
 }
 
 json session_json(const session_status& s) {
-  return json{{"kind", s.upstream},
-              {"state", s.state},
-              {"reason", s.reason},
-              {"pid", s.pid},
-              {"restarts", s.restarts},
-              {"stateSinceMs", s.state_since_ms},
-              {"lastExit", s.last_exit},
-              {"eventsReceived", s.events_received},
-              {"eventsConfirmed", s.events_confirmed},
-              {"linesRejected", s.lines_rejected},
-              {"inFlight", s.in_flight},
-              {"lastError", s.last_error},
-              {"confirmLatencyUs",
-               json{{"p50", s.confirm_p50_us}, {"p99", s.confirm_p99_us}, {"max", s.confirm_max_us}}},
-              {"qr", s.qr.empty() ? json(nullptr) : json(s.qr)}};
+  return json{
+      {"kind", s.upstream},
+      {"state", s.state},
+      {"reason", s.reason},
+      {"pid", s.pid},
+      {"restarts", s.restarts},
+      {"stateSinceMs", s.state_since_ms},
+      {"lastExit", s.last_exit},
+      {"eventsReceived", s.events_received},
+      {"eventsConfirmed", s.events_confirmed},
+      {"linesRejected", s.lines_rejected},
+      {"inFlight", s.in_flight},
+      {"lastError", s.last_error},
+      {"confirmLatencyUs",
+       json{{"p50", s.confirm_p50_us}, {"p99", s.confirm_p99_us}, {"max", s.confirm_max_us}}},
+      {"qr", s.qr.empty() ? json(nullptr) : json(s.qr)}};
 }
 
-} // namespace
+}  // namespace
 
 class http_front_end::impl {
  public:
   impl(caf::actor_system& sys, bridge_config cfg, std::map<std::string, account_actors> accounts)
-      : sys_(sys), cfg_(std::move(cfg)), accounts_(std::move(accounts)),
+      : sys_(sys),
+        cfg_(std::move(cfg)),
+        accounts_(std::move(accounts)),
         started_(clock_type::now()) {
     loopback_only_ = is_loopback_host(host_without_port(cfg_.bridge.listen_host));
     configure();
@@ -181,6 +193,7 @@ class http_front_end::impl {
   }
 
   void serve() { server_.listen_after_bind(); }
+  void begin_drain() { draining_ = true; }
   void stop() { server_.stop(); }
 
  private:
@@ -199,9 +212,10 @@ class http_front_end::impl {
     self->request(handle, timeout, std::forward<Msg>(msg))
         .receive([&](Reply& reply) { result = std::move(reply); },
                  [&](caf::error& err) {
-                   result = code_of(err) == errc::io_failure && err.category() != caf::atom("wabridge")
-                                ? make_error(errc::timeout, "actor did not answer: " + describe(err))
-                                : err;
+                   result =
+                       code_of(err) == errc::io_failure && err.category() != caf::atom("wabridge")
+                           ? make_error(errc::timeout, "actor did not answer: " + describe(err))
+                           : err;
                  });
     return result;
   }
@@ -239,25 +253,28 @@ class http_front_end::impl {
         return nullptr;
       }
     }
-    const std::string& name =
-        account_name.empty() ? cfg_.bridge.default_account : account_name;
+    const std::string& name = account_name.empty() ? cfg_.bridge.default_account : account_name;
     auto it = accounts_.find(name);
     if (it == accounts_.end()) {
       send_error(res, 404, "unknown account \"" + name + "\"");
       return nullptr;
     }
-    const std::string& token = it->second.config.token;
-    if (!token.empty()) {
-      const std::string auth = req.get_header_value("Authorization");
-      const std::string prefix = "Bearer ";
-      if (auth.compare(0, prefix.size(), prefix) != 0 ||
-          !tokens_equal(auth.substr(prefix.size()), token)) {
-        res.set_header("WWW-Authenticate", "Bearer");
-        send_error(res, 401, "missing or wrong bearer token for account \"" + name + "\"");
-        return nullptr;
-      }
+    if (!authorized(req, it->second)) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      send_error(res, 401, "missing or wrong bearer token for account \"" + name + "\"");
+      return nullptr;
     }
     return &it->second;
+  }
+
+  // True when the account has no token or the request carries it.
+  static bool authorized(const httplib::Request& req, const account_actors& acc) {
+    const std::string& token = acc.config.token;
+    if (token.empty()) return true;
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    return auth.compare(0, prefix.size(), prefix) == 0 &&
+           tokens_equal(auth.substr(prefix.size()), token);
   }
 
   // Registers `handler` at /path and /accounts/{name}/path.
@@ -297,22 +314,36 @@ class http_front_end::impl {
         });
     server_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
-      if (res.status == 404) send_error(res, 404, "no such endpoint");
-      else if (res.status == 413) send_error(res, 413, "request body too large");
-      else if (res.status == 400) send_error(res, 400, "malformed request");
-      else send_error(res, res.status, "HTTP " + std::to_string(res.status));
+      if (res.status == 404)
+        send_error(res, 404, "no such endpoint");
+      else if (res.status == 413)
+        send_error(res, 413, "request body too large");
+      else if (res.status == 400)
+        send_error(res, 400, "malformed request");
+      else
+        send_error(res, res.status, "HTTP " + std::to_string(res.status));
     });
 
-    route("GET", "/health", [this](const account_actors& acc, const httplib::Request& req,
-                                   httplib::Response& res) { health(acc, req, res); });
-    route("GET", "/messages", [this](const account_actors& acc, const httplib::Request& req,
-                                     httplib::Response& res) { messages(acc, req, res); });
-    route("POST", "/ack", [this](const account_actors& acc, const httplib::Request& req,
-                                 httplib::Response& res) { ack(acc, req, res); });
-    route("GET", "/status", [this](const account_actors& acc, const httplib::Request& req,
-                                   httplib::Response& res) { status(acc, req, res); });
-    route("GET", "/metrics", [this](const account_actors& acc, const httplib::Request& req,
-                                    httplib::Response& res) { metrics(acc, req, res); });
+    route("GET", "/health",
+          [this](const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
+            health(acc, req, res);
+          });
+    route("GET", "/messages",
+          [this](const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
+            messages(acc, req, res);
+          });
+    route("POST", "/ack",
+          [this](const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
+            ack(acc, req, res);
+          });
+    route("GET", "/status",
+          [this](const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
+            status(acc, req, res);
+          });
+    route("GET", "/metrics",
+          [this](const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
+            metrics(acc, req, res);
+          });
   }
 
   std::string consumer_param(const httplib::Request& req, httplib::Response& res) {
@@ -358,8 +389,7 @@ class http_front_end::impl {
     poll.limit = 100;
     if (req.has_param("limit")) {
       auto limit = parse_u64(req.get_param_value("limit"));
-      if (!limit || *limit == 0)
-        return send_error(res, 400, "limit must be a positive integer");
+      if (!limit || *limit == 0) return send_error(res, 400, "limit must be a positive integer");
       poll.limit = static_cast<uint32_t>(std::min<uint64_t>(*limit, cfg_.http.max_limit));
     }
     if (req.has_param("wait")) {
@@ -382,6 +412,12 @@ class http_front_end::impl {
     body += ']';
     res.set_header("X-Wabridge-Newest-Seq", std::to_string(page->newest_seq));
     res.status = 200;
+    if (draining_) {
+      // httplib abandons streamed bodies once stopped; a plain body is
+      // written whole. Not counted as delivered: it comes again after restart.
+      res.set_content(std::move(body), "application/json");
+      return;
+    }
     // A content provider lets us learn whether the page was written out in
     // full; only then does it count as delivered for implicit acks.
     auto shared_body = std::make_shared<std::string>(std::move(body));
@@ -391,7 +427,8 @@ class http_front_end::impl {
     res.set_content_provider(
         length, "application/json",
         [shared_body](size_t offset, size_t chunk, httplib::DataSink& sink) {
-          return sink.write(shared_body->data() + offset, std::min(chunk, shared_body->size() - offset));
+          return sink.write(shared_body->data() + offset,
+                            std::min(chunk, shared_body->size() - offset));
         },
         [acks, consumer, last_seq](bool success) {
           if (success && last_seq > 0) caf::anon_send(acks, delivered_notice{consumer, last_seq});
@@ -423,11 +460,12 @@ class http_front_end::impl {
   json account_json(const account_actors& acc, const account_view& v) {
     json consumers = json::array();
     for (const auto& c : v.acks.consumers) {
-      consumers.push_back(json{{"name", c.name},
-                               {"ackedSeq", c.acked_seq},
-                               {"deliveredSeq", c.delivered_seq},
-                               {"explicitAcks", c.explicit_acks},
-                               {"unacked", v.journal.last_seq - std::min(c.acked_seq, v.journal.last_seq)}});
+      consumers.push_back(
+          json{{"name", c.name},
+               {"ackedSeq", c.acked_seq},
+               {"deliveredSeq", c.delivered_seq},
+               {"explicitAcks", c.explicit_acks},
+               {"unacked", v.journal.last_seq - std::min(c.acked_seq, v.journal.last_seq)}});
     }
     const int64_t oldest = v.journal.oldest_unacked_ms;
     return json{{"name", acc.config.name},
@@ -444,6 +482,13 @@ class http_front_end::impl {
     json accounts = json::array();
     for (const auto& [name, a] : accounts_) {
       if (!all && name != acc.config.name) continue;
+      if (!authorized(req, a)) {
+        // The bare listing names every account, but an account's detail
+        // (consumers, QR code, counters) needs that account's token.
+        accounts.push_back(
+            json{{"name", name}, {"error", "unauthorized: needs this account's token"}});
+        continue;
+      }
       auto v = view(a);
       if (!v) {
         accounts.push_back(json{{"name", name}, {"error", describe(v.error())}});
@@ -469,6 +514,7 @@ class http_front_end::impl {
     std::vector<std::pair<std::string, account_view>> views;
     for (const auto& [name, a] : accounts_) {
       if (!all && name != acc.config.name) continue;
+      if (!authorized(req, a)) continue;  // see status(): detail needs the account's token
       if (auto v = view(a)) views.emplace_back(name, std::move(*v));
     }
     family("wabridge_uptime_seconds", "gauge", "Seconds since this worker started.");
@@ -484,7 +530,8 @@ class http_front_end::impl {
          [](const account_view& v) { return v.session.state == "connected" ? 1.0 : 0.0; }},
         {"wabridge_upstream_restarts_total", "counter", "Upstream process restarts.",
          [](const account_view& v) { return double(v.session.restarts); }},
-        {"wabridge_upstream_events_received_total", "counter", "Event lines read from the upstream.",
+        {"wabridge_upstream_events_received_total", "counter",
+         "Event lines read from the upstream.",
          [](const account_view& v) { return double(v.session.events_received); }},
         {"wabridge_upstream_events_confirmed_total", "counter", "Events confirmed to the upstream.",
          [](const account_view& v) { return double(v.session.events_confirmed); }},
@@ -526,6 +573,7 @@ class http_front_end::impl {
   std::map<std::string, account_actors> accounts_;
   clock_type::time_point started_;
   bool loopback_only_ = true;
+  std::atomic<bool> draining_{false};
   adoptable_server server_;
 };
 
@@ -535,8 +583,17 @@ http_front_end::http_front_end(caf::actor_system& sys, bridge_config cfg,
 
 http_front_end::~http_front_end() = default;
 
-caf::expected<int> http_front_end::bind(int listen_fd) { return impl_->bind(listen_fd); }
-void http_front_end::serve() { impl_->serve(); }
-void http_front_end::stop() { impl_->stop(); }
+caf::expected<int> http_front_end::bind(int listen_fd) {
+  return impl_->bind(listen_fd);
+}
+void http_front_end::serve() {
+  impl_->serve();
+}
+void http_front_end::begin_drain() {
+  impl_->begin_drain();
+}
+void http_front_end::stop() {
+  impl_->stop();
+}
 
-} // namespace wabridge
+}  // namespace wabridge

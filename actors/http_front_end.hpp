@@ -31,7 +31,12 @@ class http_front_end {
   /// Serves until stop(); blocks the calling thread.
   void serve();
 
-  /// Stops accepting; in-flight requests finish. Safe from any thread.
+  /// Graceful stop, step 1: responses are written plainly from now on (a
+  /// streamed body would be cut by stop()), so pages served while draining
+  /// do not count as delivered. Safe from any thread.
+  void begin_drain();
+
+  /// Stops accepting and closes the listener. Safe from any thread.
   void stop();
 
  private:
@@ -39,4 +44,4 @@ class http_front_end {
   std::unique_ptr<impl> impl_;
 };
 
-} // namespace wabridge
+}  // namespace wabridge

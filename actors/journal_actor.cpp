@@ -35,12 +35,14 @@ struct journal_state {
   std::map<uint64_t, waiter> waiters;
   uint64_t next_waiter_id = 1;
   uint64_t acked_floor = 0;
+  bool draining = false;  // no more parking: long-polls are answered at once
   journal_stats counters;
   static inline const char* name = "journal";
 
   ~journal_state() {
     // Parked long-polls must not hang their HTTP threads when the actor stops.
-    for (auto& [id, w] : waiters) w.promise.deliver(make_error(errc::shutting_down, "journal stopped"));
+    for (auto& [id, w] : waiters)
+      w.promise.deliver(make_error(errc::shutting_down, "journal stopped"));
   }
 };
 
@@ -103,8 +105,9 @@ void flush(journal_self self) {
   caf::error failure;
   std::vector<const store::pending_event*> chunk;
   for (size_t offset = 0; offset < events.size(); offset += max_batch) {
-    chunk.assign(events.begin() + static_cast<std::ptrdiff_t>(offset),
-                 events.begin() + static_cast<std::ptrdiff_t>(std::min(offset + max_batch, events.size())));
+    chunk.assign(
+        events.begin() + static_cast<std::ptrdiff_t>(offset),
+        events.begin() + static_cast<std::ptrdiff_t>(std::min(offset + max_batch, events.size())));
     auto chunk_seqs = st.store->append(chunk, now_ms());
     if (!chunk_seqs) {
       failure = chunk_seqs.error();
@@ -191,7 +194,7 @@ journal_actor::behavior_type journal_impl(journal_self self, journal_actor_confi
       [self](read_request& req) -> caf::typed_response_promise<event_page> {
         auto& st = self->state;
         auto promise = self->make_response_promise<event_page>();
-        if (req.after < st.store->last_seq() || req.wait_ms <= 0) {
+        if (req.after < st.store->last_seq() || req.wait_ms <= 0 || st.draining) {
           auto page = read_page(st, req.after, req.limit);
           if (page)
             promise.deliver(std::move(*page));
@@ -226,6 +229,18 @@ journal_actor::behavior_type journal_impl(journal_self self, journal_actor_confi
         out.oldest_unacked_ms = oldest ? *oldest : -1;
         return out;
       },
+      [self](drain_atom) {
+        // Graceful stop: parked long-polls return early (empty) so their
+        // HTTP requests finish; appends and reads keep working until exit.
+        auto& st = self->state;
+        st.draining = true;
+        for (auto& [id, w] : st.waiters) {
+          event_page empty;
+          empty.newest_seq = st.store->last_seq();
+          w.promise.deliver(std::move(empty));
+        }
+        st.waiters.clear();
+      },
       [self](compact_request& req) {
         auto& st = self->state;
         if (req.acked_floor <= st.acked_floor) return;
@@ -242,12 +257,13 @@ journal_actor::behavior_type journal_impl(journal_self self, journal_actor_confi
   };
 }
 
-} // namespace
+}  // namespace
 
-caf::expected<journal_actor> spawn_journal(caf::actor_system& sys, const journal_actor_config& cfg) {
+caf::expected<journal_actor> spawn_journal(caf::actor_system& sys,
+                                           const journal_actor_config& cfg) {
   store::journal_options opts;
   opts.map_size = cfg.journal.map_size;
-  opts.max_map_size = cfg.journal.map_size; // growth is opt-in (issue #6)
+  opts.max_map_size = cfg.journal.map_size;  // growth is opt-in (issue #6)
   auto store = store::journal_store::open(cfg.dir, opts);
   if (!store) return store.error();
   std::shared_ptr<store::journal_store> shared{std::move(*store)};
@@ -256,4 +272,4 @@ caf::expected<journal_actor> spawn_journal(caf::actor_system& sys, const journal
   return sys.spawn(journal_impl, cfg, std::move(shared));
 }
 
-} // namespace wabridge
+}  // namespace wabridge

@@ -24,4 +24,4 @@ struct journal_actor_config {
 /// not a dead actor) and spawns the actor that owns it.
 caf::expected<journal_actor> spawn_journal(caf::actor_system& sys, const journal_actor_config& cfg);
 
-} // namespace wabridge
+}  // namespace wabridge

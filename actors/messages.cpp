@@ -14,4 +14,4 @@ int64_t steady_us() {
   return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-} // namespace wabridge
+}  // namespace wabridge

@@ -21,12 +21,12 @@
 
 namespace wabridge {
 
-using flush_atom = caf::atom_constant<caf::atom("flush")>;     // journal: commit what is pending
-using stats_atom = caf::atom_constant<caf::atom("stats")>;     // any: report counters
-using compact_atom = caf::atom_constant<caf::atom("compact")>; // journal: periodic compaction
-using restart_atom = caf::atom_constant<caf::atom("restart")>; // session: respawn upstream
-using retry_atom = caf::atom_constant<caf::atom("retry")>;     // session: retry a failed append
-using drain_atom = caf::atom_constant<caf::atom("drain")>;     // any: graceful drain
+using flush_atom = caf::atom_constant<caf::atom("flush")>;      // journal: commit what is pending
+using stats_atom = caf::atom_constant<caf::atom("stats")>;      // any: report counters
+using compact_atom = caf::atom_constant<caf::atom("compact")>;  // journal: periodic compaction
+using restart_atom = caf::atom_constant<caf::atom("restart")>;  // session: respawn upstream
+using retry_atom = caf::atom_constant<caf::atom("retry")>;      // session: retry a failed append
+using drain_atom = caf::atom_constant<caf::atom("drain")>;      // any: graceful drain
 
 // ---- session -> journal ---------------------------------------------------
 
@@ -58,9 +58,9 @@ struct read_request {
 /// Events as the exact JSON objects served over HTTP, oldest first.
 struct event_page {
   std::vector<std::string> events;
-  uint64_t first_seq = 0; // seq of events.front(), 0 when empty
-  uint64_t last_seq = 0;  // seq of events.back(), 0 when empty
-  uint64_t newest_seq = 0; // the journal's newest seq when the page was cut
+  uint64_t first_seq = 0;   // seq of events.front(), 0 when empty
+  uint64_t last_seq = 0;    // seq of events.back(), 0 when empty
+  uint64_t newest_seq = 0;  // the journal's newest seq when the page was cut
 };
 
 /// A long-poll waiter's deadline passed.
@@ -79,14 +79,14 @@ struct journal_stats {
   uint64_t event_count = 0;
   uint64_t map_size = 0;
   uint64_t used_bytes = 0;
-  uint64_t commits = 0;      // write transactions committed
-  uint64_t appended = 0;     // events newly journaled
-  uint64_t duplicates = 0;   // events dropped as already journaled
-  uint64_t compacted = 0;    // events removed by retention
-  uint64_t waiters = 0;      // long-polls waiting
-  bool degraded = false;     // the last commit failed
+  uint64_t commits = 0;     // write transactions committed
+  uint64_t appended = 0;    // events newly journaled
+  uint64_t duplicates = 0;  // events dropped as already journaled
+  uint64_t compacted = 0;   // events removed by retention
+  uint64_t waiters = 0;     // long-polls waiting
+  bool degraded = false;    // the last commit failed
   std::string last_error;
-  int64_t oldest_unacked_ms = -1; // receivedAt of the first event after the floor
+  int64_t oldest_unacked_ms = -1;  // receivedAt of the first event after the floor
 };
 
 // ---- consumers ------------------------------------------------------------
@@ -117,13 +117,13 @@ struct delivered_notice {
 struct consumer_status {
   std::string name;
   uint64_t acked_seq = 0;
-  uint64_t delivered_seq = 0; // highest seq written to it in full since start
+  uint64_t delivered_seq = 0;  // highest seq written to it in full since start
   bool explicit_acks = false;
 };
 
 struct ack_stats {
   std::vector<consumer_status> consumers;
-  uint64_t acked_floor = 0; // min acked_seq over consumers
+  uint64_t acked_floor = 0;  // min acked_seq over consumers
 };
 
 // ---- session --------------------------------------------------------------
@@ -131,11 +131,11 @@ struct ack_stats {
 /// What the reader thread made of one chunk of the upstream's stdout: the
 /// lines are already parsed there (parsing is pure), so the session only acts.
 struct upstream_lines {
-  uint64_t generation = 0; // which child process they came from
-  int64_t read_at_us = 0;  // steady clock when the reader got them: latency starts here
-  event_list events;                               // event lines, in order
-  std::vector<upstream::upstream_message> control; // every other valid line, in order
-  std::vector<std::string> rejected;               // why each malformed line was refused
+  uint64_t generation = 0;  // which child process they came from
+  int64_t read_at_us = 0;   // steady clock when the reader got them: latency starts here
+  event_list events;        // event lines, in order
+  std::vector<upstream::upstream_message> control;  // every other valid line, in order
+  std::vector<std::string> rejected;                // why each malformed line was refused
 };
 
 /// The upstream's stdout reached EOF (it exited or closed it).
@@ -144,18 +144,18 @@ struct upstream_eof {
 };
 
 struct session_status {
-  std::string upstream;      // "sim" | "baileys"
-  std::string state;         // starting|connecting|qr|connected|disconnected|logged_out|stopped|restarting
+  std::string upstream;  // "sim" | "baileys"
+  std::string state;  // starting|connecting|qr|connected|disconnected|logged_out|stopped|restarting
   std::string reason;
   std::string qr;
   int64_t pid = 0;
   uint32_t restarts = 0;
   int64_t state_since_ms = 0;
-  std::string last_exit;     // "code=1", "signal=KILL", "" when never exited
+  std::string last_exit;  // "code=1", "signal=KILL", "" when never exited
   uint64_t events_received = 0;
   uint64_t events_confirmed = 0;
   uint64_t lines_rejected = 0;
-  uint64_t in_flight = 0;    // received, not yet committed
+  uint64_t in_flight = 0;  // received, not yet committed
   std::string last_error;
   // Receipt (read from the upstream pipe) to confirm (written back), microseconds.
   uint64_t confirm_p50_us = 0;
@@ -163,29 +163,34 @@ struct session_status {
   uint64_t confirm_max_us = 0;
 };
 
+/// What a session's drain did (docs/architecture.md, "Graceful stop").
+struct drain_report {
+  std::string account;
+  uint64_t committed = 0;    // events committed while draining
+  uint64_t confirmed = 0;    // events confirmed upstream while draining
+  uint64_t unconfirmed = 0;  // received but not confirmed when the drain ended
+  bool clean = false;        // the upstream stopped and every event was confirmed
+  int64_t took_ms = 0;
+};
+
 // ---- interfaces -----------------------------------------------------------
 
 using journal_actor = caf::typed_actor<
-    caf::replies_to<event_batch>::with<append_ack>,
-    caf::replies_to<read_request>::with<event_page>,
-    caf::replies_to<stats_atom>::with<journal_stats>,
-    caf::reacts_to<compact_request>,
-    caf::reacts_to<flush_atom>,
-    caf::reacts_to<wait_expired>,
-    caf::reacts_to<compact_atom>>;
+    caf::replies_to<event_batch>::with<append_ack>, caf::replies_to<read_request>::with<event_page>,
+    caf::replies_to<stats_atom>::with<journal_stats>, caf::reacts_to<compact_request>,
+    caf::reacts_to<flush_atom>, caf::reacts_to<wait_expired>, caf::reacts_to<compact_atom>,
+    caf::reacts_to<drain_atom>>;
 
 using ack_tracker_actor = caf::typed_actor<
-    caf::replies_to<poll_request>::with<event_page>,
-    caf::replies_to<ack_request>::with<ack_reply>,
-    caf::reacts_to<delivered_notice>,
-    caf::replies_to<stats_atom>::with<ack_stats>>;
+    caf::replies_to<poll_request>::with<event_page>, caf::replies_to<ack_request>::with<ack_reply>,
+    caf::reacts_to<delivered_notice>, caf::replies_to<stats_atom>::with<ack_stats>>;
 
-using session_actor = caf::typed_actor<
-    caf::reacts_to<upstream_lines>,
-    caf::reacts_to<upstream_eof>,
-    caf::reacts_to<restart_atom, uint64_t>,
-    caf::reacts_to<retry_atom>,
-    caf::replies_to<stats_atom>::with<session_status>>;
+using session_actor =
+    caf::typed_actor<caf::reacts_to<upstream_lines>, caf::reacts_to<upstream_eof>,
+                     caf::reacts_to<restart_atom, uint64_t>, caf::reacts_to<retry_atom>,
+                     caf::replies_to<drain_atom>::with<drain_report>,
+                     caf::reacts_to<drain_atom, uint64_t>,  // self: drain deadline
+                     caf::replies_to<stats_atom>::with<session_status>>;
 
 // ---- inspection (CAF 0.17 form) ------------------------------------------
 
@@ -252,13 +257,19 @@ typename Inspector::result_type inspect(Inspector& f, session_status& x) {
            x.confirm_max_us);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, drain_report& x) {
+  return f(caf::meta::type_name("drain_report"), x.account, x.committed, x.confirmed, x.unconfirmed,
+           x.clean, x.took_ms);
+}
+
 /// Milliseconds since the Unix epoch (wall clock, for receivedAt and ages).
 int64_t now_ms();
 
 /// Microseconds on the steady clock (for latencies).
 int64_t steady_us();
 
-} // namespace wabridge
+}  // namespace wabridge
 
 // Local-only messages that hold pointers or variants: never serialized.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::event_batch)
@@ -269,4 +280,4 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pending_event& x) {
   return f(caf::meta::type_name("pending_event"), x.uid, x.payload);
 }
-} // namespace wabridge::store
+}  // namespace wabridge::store

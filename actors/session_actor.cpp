@@ -26,7 +26,7 @@ namespace wabridge {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr size_t max_line_bytes = 16u << 20; // longer lines are rejected, not buffered forever
+constexpr size_t max_line_bytes = 16u << 20;  // longer lines are rejected, not buffered forever
 constexpr auto retry_delay = 1s;
 constexpr auto journal_timeout = std::chrono::seconds(60);
 
@@ -70,7 +70,7 @@ void read_upstream(int fd, uint64_t generation, caf::weak_actor_ptr session,
   std::string buffer;
   std::vector<char> chunk(1 << 16);
   std::string line;
-  bool discarding = false; // inside an over-long line: drop bytes until its newline
+  bool discarding = false;  // inside an over-long line: drop bytes until its newline
   for (;;) {
     // Backpressure: while the journal is behind, leave data in the pipe.
     while (link->outstanding.load() > max_outstanding && !link->stop.load())
@@ -117,10 +117,17 @@ struct session_state {
   uint64_t generation = 0;
   std::chrono::steady_clock::time_point child_started;
   uint32_t consecutive_failures = 0;
-  std::deque<event_batch> retry_queue; // batches the journal refused, retried in order
+  std::deque<event_batch> retry_queue;  // batches the journal refused, retried in order
   bool retry_scheduled = false;
   session_status status;
   latency_histogram confirm_latency;
+  struct drain_state {
+    bool active = false;
+    bool eof = false;  // the upstream closed its stdout after `stop`
+    caf::typed_response_promise<drain_report> promise;
+    std::chrono::steady_clock::time_point started;
+    uint64_t confirmed_before = 0;
+  } drain;
   static inline const char* name = "session";
 
   ~session_state() { stop_child(); }
@@ -193,6 +200,7 @@ void send_confirm(session_self self, uint64_t generation, const std::vector<std:
 }
 
 void commit_batch(session_self self, event_batch batch, uint64_t generation, int64_t read_at_us);
+void maybe_finish_drain(session_self self);
 
 void schedule_retry(session_self self) {
   auto& st = self->state;
@@ -215,6 +223,7 @@ void commit_batch(session_self self, event_batch batch, uint64_t generation, int
             uids.reserve(count);
             for (const auto& ev : *batch.events) uids.push_back(ev.uid);
             send_confirm(self, generation, uids);
+            maybe_finish_drain(self);
             const int64_t waited = steady_us() - read_at_us;
             st.confirm_latency.record(static_cast<uint64_t>(std::max<int64_t>(waited, 0)), count);
             // The journal is healthy again: flush the queued retries right away.
@@ -229,9 +238,10 @@ void commit_batch(session_self self, event_batch batch, uint64_t generation, int
             auto& st = self->state;
             st.status.in_flight -= batch.size();
             st.status.last_error = describe(err);
-            spdlog::warn("upstream account={} journal refused batch events={} error=\"{}\" "
-                         "action=retry",
-                         st.cfg.account.name, batch.size(), st.status.last_error);
+            spdlog::warn(
+                "upstream account={} journal refused batch events={} error=\"{}\" "
+                "action=retry",
+                st.cfg.account.name, batch.size(), st.status.last_error);
             st.retry_queue.push_front(batch);
             schedule_retry(self);
           });
@@ -264,15 +274,60 @@ void on_lines(session_self self, upstream_lines& msg) {
   st.status.events_received += msg.events.size();
   event_batch batch{std::make_shared<const event_list>(std::move(msg.events))};
   if (!st.retry_queue.empty()) {
-    st.retry_queue.push_back(std::move(batch)); // keep upstream order behind the retries
+    st.retry_queue.push_back(std::move(batch));  // keep upstream order behind the retries
     return;
   }
   commit_batch(self, std::move(batch), msg.generation, msg.read_at_us);
 }
 
+// Ends a drain: lets the child go (stdin EOF), reaps it and reports.
+void finish_drain(session_self self, bool clean) {
+  auto& st = self->state;
+  auto& d = st.drain;
+  if (!d.active) return;
+  d.active = false;
+  if (st.child) {
+    st.child->close_stdin();
+    for (int i = 0; i < 100 && !st.child->try_wait(); ++i) std::this_thread::sleep_for(10ms);
+    st.child->send_signal(SIGKILL);
+    st.status.last_exit = st.child->wait().describe();
+  }
+  if (st.link) st.link->stop = true;
+  if (st.reader.joinable()) st.reader.join();
+  st.child.reset();
+  st.status.pid = 0;
+  drain_report report;
+  report.account = st.cfg.account.name;
+  report.confirmed = st.status.events_confirmed - d.confirmed_before;
+  report.committed = report.confirmed;
+  for (const auto& batch : st.retry_queue) report.unconfirmed += batch.size();
+  report.unconfirmed += st.status.in_flight;
+  report.clean = clean && report.unconfirmed == 0;
+  report.took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - d.started)
+                       .count();
+  st.set_state("stopped", clean ? "" : "drain deadline passed");
+  d.promise.deliver(std::move(report));
+}
+
+// Finishes the drain once the upstream has stopped and everything it sent is
+// committed and confirmed.
+void maybe_finish_drain(session_self self) {
+  auto& st = self->state;
+  if (st.drain.active && st.drain.eof && st.status.in_flight == 0 && st.retry_queue.empty())
+    finish_drain(self, true);
+}
+
 void on_eof(session_self self, uint64_t generation) {
   auto& st = self->state;
   if (generation != st.generation || !st.child) return;
+  if (st.drain.active) {
+    // Expected: the upstream closes stdout after `stop`. Keep its stdin open
+    // until the last confirms are written.
+    st.drain.eof = true;
+    maybe_finish_drain(self);
+    return;
+  }
   st.child->close_stdin();
   // EOF on stdout normally means the child is exiting; give it a moment.
   for (int i = 0; i < 100 && !st.child->try_wait(); ++i) std::this_thread::sleep_for(10ms);
@@ -320,6 +375,37 @@ session_actor::behavior_type session_impl(session_self self, session_config cfg)
         st.retry_queue.pop_front();
         commit_batch(self, std::move(batch), st.generation, steady_us());
       },
+      [self](drain_atom) -> caf::typed_response_promise<drain_report> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<drain_report>();
+        if (!st.child || st.drain.active) {
+          drain_report report;
+          report.account = st.cfg.account.name;
+          report.clean = !st.drain.active;
+          promise.deliver(std::move(report));
+          return promise;
+        }
+        // Stop intake: the upstream stops producing, flushes what it has and
+        // closes stdout; we commit and confirm all of it, then let it go.
+        st.drain = {};
+        st.drain.active = true;
+        st.drain.promise = promise;
+        st.drain.started = std::chrono::steady_clock::now();
+        st.drain.confirmed_before = st.status.events_confirmed;
+        spdlog::info("upstream account={} drain begin in_flight={}", st.cfg.account.name,
+                     st.status.in_flight);
+        if (auto err = st.child->write_all(upstream::format_stop() + "\n")) {
+          st.drain.eof = true;  // the child is gone already; nothing more will come
+          maybe_finish_drain(self);
+        }
+        // Leave time for the worker to report before the supervisor's kill.
+        self->delayed_send(self, st.cfg.restart.drain_timeout * 8 / 10, drain_atom::value,
+                           st.generation);
+        return promise;
+      },
+      [self](drain_atom, uint64_t generation) {
+        if (generation == self->state.generation) finish_drain(self, false);
+      },
       [self](stats_atom) -> session_status {
         auto& st = self->state;
         session_status out = st.status;
@@ -331,35 +417,27 @@ session_actor::behavior_type session_impl(session_self self, session_config cfg)
   };
 }
 
-} // namespace
+}  // namespace
 
 std::vector<std::string> upstream_argv(const session_config& cfg) {
   const auto& acc = cfg.account;
   if (acc.upstream == upstream_kind::sim) {
-    return {cfg.self_exe,
-            "sim-upstream",
-            "--account",
-            acc.name,
-            "--ledger-dir",
-            cfg.account_dir + "/sim",
-            "--rate",
-            fmt_double(acc.sim.rate),
-            "--total",
-            std::to_string(acc.sim.total),
-            "--seed",
-            std::to_string(acc.sim.seed),
-            "--body-bytes",
-            std::to_string(acc.sim.body_bytes),
-            "--chats",
-            std::to_string(acc.sim.chats)};
+    return {cfg.self_exe,   "sim-upstream",
+            "--account",    acc.name,
+            "--ledger-dir", cfg.account_dir + "/sim",
+            "--rate",       fmt_double(acc.sim.rate),
+            "--total",      std::to_string(acc.sim.total),
+            "--seed",       std::to_string(acc.sim.seed),
+            "--body-bytes", std::to_string(acc.sim.body_bytes),
+            "--chats",      std::to_string(acc.sim.chats)};
   }
   std::string dir = acc.baileys.sidecar_dir.empty() ? "sidecar/baileys" : acc.baileys.sidecar_dir;
-  return {acc.baileys.node, dir + "/index.js", "--account", acc.name, "--auth-dir",
-          cfg.account_dir + "/baileys"};
+  return {acc.baileys.node, dir + "/index.js", "--account",
+          acc.name,         "--auth-dir",      cfg.account_dir + "/baileys"};
 }
 
 session_actor spawn_session(caf::actor_system& sys, const session_config& cfg) {
   return sys.spawn(session_impl, cfg);
 }
 
-} // namespace wabridge
+}  // namespace wabridge

@@ -17,11 +17,11 @@ namespace wabridge {
 
 struct session_config {
   account_config account;
-  std::string account_dir;   // <data_dir>/accounts/<name>
-  std::string self_exe;      // path of the wabridge binary (runs sim-upstream)
+  std::string account_dir;  // <data_dir>/accounts/<name>
+  std::string self_exe;     // path of the wabridge binary (runs sim-upstream)
   journal_actor journal;
-  supervisor_config restart; // backoff_* and stable_after govern upstream restarts
-  uint64_t max_in_flight = 65'536; // lines read but not yet committed before the reader pauses
+  supervisor_config restart;        // backoff_* and stable_after govern upstream restarts
+  uint64_t max_in_flight = 65'536;  // lines read but not yet committed before the reader pauses
 };
 
 session_actor spawn_session(caf::actor_system& sys, const session_config& cfg);
@@ -29,4 +29,4 @@ session_actor spawn_session(caf::actor_system& sys, const session_config& cfg);
 /// The argv that starts this account's upstream process.
 std::vector<std::string> upstream_argv(const session_config& cfg);
 
-} // namespace wabridge
+}  // namespace wabridge

@@ -6,6 +6,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include <spdlog/sinks/stdout_sinks.h>
@@ -53,7 +54,51 @@ int lock_data_dir(const std::string& data_dir, std::string& error) {
   return fd;
 }
 
-} // namespace
+struct drain_totals {
+  uint64_t committed = 0;
+  uint64_t confirmed = 0;
+  uint64_t unconfirmed = 0;
+  bool clean = true;
+};
+
+// The worker side of a graceful stop (docs/architecture.md, "Graceful stop"):
+// no new connections; parked long-polls return early; every session stops
+// its upstream's intake and commits and confirms what it had received.
+drain_totals drain(caf::actor_system& sys, http_front_end& http,
+                   const std::map<std::string, account_actors>& accounts, millis drain_timeout) {
+  http.begin_drain();
+  for (const auto& [name, a] : accounts) caf::anon_send(a.journal, drain_atom::value);
+  drain_totals totals;
+  caf::scoped_actor self{sys};
+  // All sessions drain at once: send every request, then collect the replies.
+  using handle = decltype(self->request(session_actor{}, drain_timeout, drain_atom::value));
+  std::vector<std::pair<std::string, handle>> pending;
+  for (const auto& [name, a] : accounts)
+    pending.emplace_back(name, self->request(a.session, drain_timeout, drain_atom::value));
+  for (auto& entry : pending) {
+    const std::string& name = entry.first;
+    entry.second.receive(
+        [&](drain_report& report) {
+          spdlog::info(
+              "upstream account={} drain done committed={} confirmed={} "
+              "unconfirmed={} clean={} took_ms={}",
+              report.account, report.committed, report.confirmed, report.unconfirmed, report.clean,
+              report.took_ms);
+          totals.committed += report.committed;
+          totals.confirmed += report.confirmed;
+          totals.unconfirmed += report.unconfirmed;
+          totals.clean = totals.clean && report.clean;
+        },
+        [&](caf::error& err) {
+          spdlog::warn("upstream account={} drain failed error=\"{}\"", name, describe(err));
+          totals.clean = false;
+        });
+  }
+  http.stop();
+  return totals;
+}
+
+}  // namespace
 
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_logger_mt("wabridge");
@@ -73,7 +118,7 @@ int run_worker(const bridge_config& cfg, const worker_options& options) {
   sigaddset(&stop_signals, SIGHUP);
   sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN); // a dead upstream is an EPIPE error, not a dead worker
+  ::signal(SIGPIPE, SIG_IGN);  // a dead upstream is an EPIPE error, not a dead worker
 
   std::string lock_error;
   const int lock_fd = lock_data_dir(cfg.bridge.data_dir, lock_error);
@@ -102,9 +147,11 @@ int run_worker(const bridge_config& cfg, const worker_options& options) {
     auto stop_accounts = [&] {
       // Sessions first (they stop their upstream), then readers of the
       // journal, then the journals themselves.
-      for (auto& [name, a] : accounts) caf::anon_send_exit(a.session, caf::exit_reason::user_shutdown);
+      for (auto& [name, a] : accounts)
+        caf::anon_send_exit(a.session, caf::exit_reason::user_shutdown);
       for (auto& [name, a] : accounts) caf::anon_send_exit(a.acks, caf::exit_reason::user_shutdown);
-      for (auto& [name, a] : accounts) caf::anon_send_exit(a.journal, caf::exit_reason::user_shutdown);
+      for (auto& [name, a] : accounts)
+        caf::anon_send_exit(a.journal, caf::exit_reason::user_shutdown);
     };
     if (exit_code != 0) {
       stop_accounts();
@@ -130,20 +177,23 @@ int run_worker(const bridge_config& cfg, const worker_options& options) {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     const auto drain_start = std::chrono::steady_clock::now();
-    spdlog::info("worker stopping signal={} ", sigabbrev_np(sig));
-    http.stop();
-    stop_accounts();
+    spdlog::info("worker drain begin signal={} accounts={}", sigabbrev_np(sig), accounts.size());
+    const drain_totals totals = drain(sys, http, accounts, cfg.supervisor.drain_timeout);
     server.join();
+    stop_accounts();
     const auto drain_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - drain_start)
                               .count();
     const auto up_s =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
             .count();
-    spdlog::info("worker stopped drain_ms={} uptime_s={}", drain_ms, up_s);
-  } // actor_system destructor waits for every actor to finish
+    spdlog::info(
+        "worker drain done drain_ms={} committed={} confirmed={} unconfirmed={} "
+        "clean={} uptime_s={}",
+        drain_ms, totals.committed, totals.confirmed, totals.unconfirmed, totals.clean, up_s);
+  }  // actor_system destructor waits for every actor to finish
   ::close(lock_fd);
   return exit_code;
 }
 
-} // namespace wabridge
+}  // namespace wabridge

@@ -27,7 +27,7 @@ std::optional<wabridge::bridge_config> load_or_report(const std::string& path) {
   return std::get<wabridge::bridge_config>(std::move(result));
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"wabridge: a durable, supervised WhatsApp bridge"};
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   worker->add_option("-c,--config", config_path, "TOML config file");
   worker->add_option("--listen-fd", worker_opts.listen_fd, "inherited listening socket");
   worker->add_option("--ready-fd", worker_opts.ready_fd, "fd to announce readiness on");
-  worker->group(""); // hidden
+  worker->group("");  // hidden
 
   auto* check = app.add_subcommand("check-config", "Validate a config file and exit");
   check->add_option("-c,--config", config_path, "TOML config file")->required();
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   sim->add_option("--seed", sim_opts.seed);
   sim->add_option("--body-bytes", sim_opts.body_bytes);
   sim->add_option("--chats", sim_opts.chats);
-  sim->group(""); // hidden
+  sim->group("");  // hidden
 
   CLI11_PARSE(app, argc, argv);
 
@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
         if (const auto* acc = cfg->find_account(cfg->bridge.default_account))
           status_opts.token = acc->token;
       }
+      for (const auto& acc : cfg->accounts)
+        status_opts.account_tokens.emplace_back(acc.name, acc.token);
     }
     return wabridge::run_status_command(status_opts);
   }

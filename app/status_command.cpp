@@ -11,13 +11,16 @@ namespace {
 
 std::string age(double seconds) {
   char buf[32];
-  if (seconds < 120) std::snprintf(buf, sizeof(buf), "%.0fs", seconds);
-  else if (seconds < 7200) std::snprintf(buf, sizeof(buf), "%.0fm", seconds / 60);
-  else std::snprintf(buf, sizeof(buf), "%.1fh", seconds / 3600);
+  if (seconds < 120)
+    std::snprintf(buf, sizeof(buf), "%.0fs", seconds);
+  else if (seconds < 7200)
+    std::snprintf(buf, sizeof(buf), "%.0fm", seconds / 60);
+  else
+    std::snprintf(buf, sizeof(buf), "%.1fh", seconds / 3600);
   return buf;
 }
 
-} // namespace
+}  // namespace
 
 int run_status_command(const status_options& options) {
   httplib::Client client(options.url);
@@ -41,9 +44,22 @@ int run_status_command(const status_options& options) {
               << res->body.substr(0, 200) << '\n';
     return 1;
   }
+  // Accounts behind their own token: ask each one with its token.
+  for (const auto& [name, token] : options.account_tokens) {
+    if (token.empty()) continue;
+    httplib::Headers account_headers{{"Host", "localhost"}, {"Authorization", "Bearer " + token}};
+    auto one = client.Get(("/accounts/" + name + "/status").c_str(), account_headers);
+    if (!one || one->status != 200) continue;
+    auto detail = nlohmann::json::parse(one->body, nullptr, false);
+    if (detail.is_discarded() || !detail.contains("accounts") || detail["accounts"].empty())
+      continue;
+    for (auto& acc : body["accounts"])
+      if (acc.value("name", "") == name) acc = detail["accounts"][0];
+  }
   bool healthy = true;
   for (const auto& acc : body.value("accounts", nlohmann::json::array())) {
-    if (acc.contains("error")) healthy = false;
+    if (acc.contains("error"))
+      healthy = false;
     else if (acc["upstream"].value("state", "") != "connected" ||
              acc["journal"].value("degraded", false))
       healthy = false;
@@ -54,11 +70,9 @@ int run_status_command(const status_options& options) {
     std::cout << body.dump(2) << '\n';
     return healthy ? 0 : 1;
   }
-  std::printf("wabridge %s  pid %lld  up %s  listen %s  %s\n",
-              body.value("version", "?").c_str(),
-              static_cast<long long>(body.value("pid", 0)),
-              age(body.value("uptime", 0.0)).c_str(), body.value("listen", "?").c_str(),
-              healthy ? "healthy" : "DEGRADED");
+  std::printf("wabridge %s  pid %lld  up %s  listen %s  %s\n", body.value("version", "?").c_str(),
+              static_cast<long long>(body.value("pid", 0)), age(body.value("uptime", 0.0)).c_str(),
+              body.value("listen", "?").c_str(), healthy ? "healthy" : "DEGRADED");
   std::printf("%-16s %-8s %-13s %-8s %-9s %-10s %-8s %-8s %s\n", "ACCOUNT", "KIND", "UPSTREAM",
               "PID", "RESTARTS", "LAST-SEQ", "JOURNAL", "UNACKED", "OLDEST-UNACKED");
   for (const auto& acc : body.value("accounts", nlohmann::json::array())) {
@@ -81,4 +95,4 @@ int run_status_command(const status_options& options) {
   return healthy ? 0 : 1;
 }
 
-} // namespace wabridge
+}  // namespace wabridge

@@ -17,9 +17,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,8 +65,8 @@ uint16_t free_port() {
 class bridge {
  public:
   bridge(const std::string& name, const std::string& account_toml, const std::string& extra_toml) {
-    dir_ = std::filesystem::temp_directory_path() / ("wabridge-bench-" + name + "-" +
-                                                     std::to_string(::getpid()));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("wabridge-bench-" + name + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     port_ = free_port();
@@ -242,7 +242,7 @@ void bench_jsonl_baseline() {
   print("jsonl_baseline", "append + fdatasync per event", double(n) / secs, "ev/s");
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
@@ -250,8 +250,10 @@ int main(int argc, char** argv) {
   std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--events" && i + 1 < argc) events = std::strtoull(argv[++i], nullptr, 10);
-    else if (arg == "--only" && i + 1 < argc) only = argv[++i];
+    if (arg == "--events" && i + 1 < argc)
+      events = std::strtoull(argv[++i], nullptr, 10);
+    else if (arg == "--only" && i + 1 < argc)
+      only = argv[++i];
     else {
       std::fprintf(stderr, "usage: wabridge_bench [--events N] [--only NAME]\n");
       return 64;

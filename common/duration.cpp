@@ -23,7 +23,7 @@ bool split_number(std::string_view text, uint64_t& number, std::string_view& uni
   return true;
 }
 
-} // namespace
+}  // namespace
 
 std::optional<millis> parse_duration(std::string_view text) {
   uint64_t n = 0;
@@ -33,7 +33,7 @@ std::optional<millis> parse_duration(std::string_view text) {
       {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
   if (unit.empty()) {
     if (n == 0) return millis{0};
-    return std::nullopt; // a bare number is ambiguous: say the unit
+    return std::nullopt;  // a bare number is ambiguous: say the unit
   }
   for (const auto& [name, factor] : units) {
     if (unit == name) {
@@ -59,16 +59,15 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   uint64_t n = 0;
   std::string_view unit;
   if (!split_number(text, n, unit)) return std::nullopt;
-  static constexpr std::pair<std::string_view, uint64_t> units[] = {
-      {"", 1},
-      {"B", 1},
-      {"KiB", 1ull << 10},
-      {"MiB", 1ull << 20},
-      {"GiB", 1ull << 30},
-      {"TiB", 1ull << 40},
-      {"KB", 1000ull},
-      {"MB", 1000ull * 1000},
-      {"GB", 1000ull * 1000 * 1000}};
+  static constexpr std::pair<std::string_view, uint64_t> units[] = {{"", 1},
+                                                                    {"B", 1},
+                                                                    {"KiB", 1ull << 10},
+                                                                    {"MiB", 1ull << 20},
+                                                                    {"GiB", 1ull << 30},
+                                                                    {"TiB", 1ull << 40},
+                                                                    {"KB", 1000ull},
+                                                                    {"MB", 1000ull * 1000},
+                                                                    {"GB", 1000ull * 1000 * 1000}};
   for (const auto& [name, factor] : units) {
     if (unit == name) {
       if (n > std::numeric_limits<uint64_t>::max() / factor) return std::nullopt;
@@ -78,4 +77,4 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   return std::nullopt;
 }
 
-} // namespace wabridge
+}  // namespace wabridge

@@ -21,4 +21,4 @@ std::string format_duration(millis value);
 /// "4GiB" -> 4294967296. Units: B, KiB, MiB, GiB, TiB (and KB/MB/GB as powers of 1000).
 std::optional<uint64_t> parse_size(std::string_view text);
 
-} // namespace wabridge
+}  // namespace wabridge

@@ -6,19 +6,32 @@ namespace wabridge {
 
 const char* to_string(errc code) {
   switch (code) {
-    case errc::ok: return "ok";
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::not_found: return "not_found";
-    case errc::ack_beyond_newest: return "ack_beyond_newest";
-    case errc::unauthorized: return "unauthorized";
-    case errc::journal_failure: return "journal_failure";
-    case errc::journal_full: return "journal_full";
-    case errc::upstream_unavailable: return "upstream_unavailable";
-    case errc::timeout: return "timeout";
-    case errc::shutting_down: return "shutting_down";
-    case errc::io_failure: return "io_failure";
-    case errc::protocol_violation: return "protocol_violation";
-    case errc::config_invalid: return "config_invalid";
+    case errc::ok:
+      return "ok";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::not_found:
+      return "not_found";
+    case errc::ack_beyond_newest:
+      return "ack_beyond_newest";
+    case errc::unauthorized:
+      return "unauthorized";
+    case errc::journal_failure:
+      return "journal_failure";
+    case errc::journal_full:
+      return "journal_full";
+    case errc::upstream_unavailable:
+      return "upstream_unavailable";
+    case errc::timeout:
+      return "timeout";
+    case errc::shutting_down:
+      return "shutting_down";
+    case errc::io_failure:
+      return "io_failure";
+    case errc::protocol_violation:
+      return "protocol_violation";
+    case errc::config_invalid:
+      return "config_invalid";
   }
   return "unknown";
 }
@@ -51,4 +64,4 @@ std::string describe(const caf::error& err) {
   return out;
 }
 
-} // namespace wabridge
+}  // namespace wabridge

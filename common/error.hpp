@@ -6,9 +6,9 @@
 #pragma once
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
-#include <caf/expected.hpp>
 
 #include <cstdint>
 #include <string>
@@ -17,18 +17,18 @@ namespace wabridge {
 
 enum class errc : uint8_t {
   ok = 0,
-  invalid_argument,     // malformed request or value (HTTP 400)
-  not_found,            // unknown account, consumer, send id (HTTP 404)
-  ack_beyond_newest,    // ack past the newest committed seq (HTTP 409)
-  unauthorized,         // missing or wrong bearer token (HTTP 401)
-  journal_failure,      // LMDB returned an error; nothing was committed (HTTP 503)
-  journal_full,         // LMDB map or disk full; nothing was committed (HTTP 507)
-  upstream_unavailable, // the account's upstream is not connected (HTTP 503)
-  timeout,              // an internal request took too long (HTTP 504)
-  shutting_down,        // the worker is draining (HTTP 503)
-  io_failure,           // a file or process operation failed
-  protocol_violation,   // an upstream line that does not follow the protocol
-  config_invalid,       // the configuration has problems
+  invalid_argument,      // malformed request or value (HTTP 400)
+  not_found,             // unknown account, consumer, send id (HTTP 404)
+  ack_beyond_newest,     // ack past the newest committed seq (HTTP 409)
+  unauthorized,          // missing or wrong bearer token (HTTP 401)
+  journal_failure,       // LMDB returned an error; nothing was committed (HTTP 503)
+  journal_full,          // LMDB map or disk full; nothing was committed (HTTP 507)
+  upstream_unavailable,  // the account's upstream is not connected (HTTP 503)
+  timeout,               // an internal request took too long (HTTP 504)
+  shutting_down,         // the worker is draining (HTTP 503)
+  io_failure,            // a file or process operation failed
+  protocol_violation,    // an upstream line that does not follow the protocol
+  config_invalid,        // the configuration has problems
 };
 
 /// Stable lower_snake_case name of a code, used in logs and JSON.
@@ -44,6 +44,6 @@ errc code_of(const caf::error& err);
 /// "journal_full: mdb_put: MDB_MAP_FULL..." — code name plus detail, for logs and HTTP bodies.
 std::string describe(const caf::error& err);
 
-} // namespace wabridge
+}  // namespace wabridge
 
 CAF_ERROR_CODE_ENUM(wabridge::errc, "wabridge")

@@ -40,4 +40,4 @@ uint64_t latency_histogram::quantile(double q) const {
   return max_;
 }
 
-} // namespace wabridge
+}  // namespace wabridge

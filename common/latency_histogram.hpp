@@ -30,4 +30,4 @@ class latency_histogram {
   uint64_t max_ = 0;
 };
 
-} // namespace wabridge
+}  // namespace wabridge

@@ -3,4 +3,4 @@
 
 namespace wabridge {
 inline constexpr const char* version = "0.1.0";
-} // namespace wabridge
+}  // namespace wabridge

@@ -21,11 +21,11 @@ std::string encode(const consumer_cursor& c) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 caf::expected<std::unique_ptr<cursor_store>> cursor_store::open(const std::string& dir) {
   lmdb_env::options opts;
-  opts.map_size = 64ull << 20; // cursors are tiny; 64 MiB of address space is plenty
+  opts.map_size = 64ull << 20;  // cursors are tiny; 64 MiB of address space is plenty
   auto env = lmdb_env::open(dir, opts);
   if (!env) return env.error();
   std::unique_ptr<cursor_store> store{new cursor_store()};
@@ -71,4 +71,4 @@ caf::error cursor_store::save(const std::string& consumer, const consumer_cursor
   return txn->commit();
 }
 
-} // namespace wabridge::store
+}  // namespace wabridge::store

@@ -16,8 +16,8 @@ namespace wabridge::store {
 class lmdb_env;
 
 struct consumer_cursor {
-  uint64_t acked_seq = 0;  // every seq <= this is acked by the consumer
-  bool explicit_acks = false; // the consumer has called POST /ack at least once
+  uint64_t acked_seq = 0;      // every seq <= this is acked by the consumer
+  bool explicit_acks = false;  // the consumer has called POST /ack at least once
   int64_t updated_at_ms = 0;
 };
 
@@ -35,4 +35,4 @@ class cursor_store {
   unsigned db_ = 0;
 };
 
-} // namespace wabridge::store
+}  // namespace wabridge::store

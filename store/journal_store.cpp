@@ -11,7 +11,9 @@ constexpr const char* last_seq_key = "last_seq";
 // LMDB's default maximum key size is 511 bytes; stay well below it.
 constexpr size_t max_plain_uid_key = 400;
 
-std::string encode_u64(uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
+std::string encode_u64(uint64_t v) {
+  return std::string(reinterpret_cast<const char*>(&v), 8);
+}
 
 uint64_t decode_u64(const char* p) {
   uint64_t v = 0;
@@ -51,7 +53,7 @@ uint64_t fnv1a(const std::string& s, uint64_t basis) {
   return h;
 }
 
-} // namespace
+}  // namespace
 
 std::string uid_key(const std::string& uid) {
   if (uid.size() <= max_plain_uid_key) return uid;
@@ -63,7 +65,7 @@ std::string uid_key(const std::string& uid) {
 }
 
 caf::expected<std::unique_ptr<journal_store>> journal_store::open(const std::string& dir,
-                                                                 const journal_options& opts) {
+                                                                  const journal_options& opts) {
   lmdb_env::options env_opts;
   env_opts.map_size = opts.map_size;
   auto env = lmdb_env::open(dir, env_opts);
@@ -104,8 +106,8 @@ caf::error journal_store::load_bounds() {
   return {};
 }
 
-caf::expected<std::vector<uint64_t>> journal_store::append(
-    const std::vector<pending_event>& events, int64_t received_at_ms) {
+caf::expected<std::vector<uint64_t>> journal_store::append(const std::vector<pending_event>& events,
+                                                           int64_t received_at_ms) {
   std::vector<const pending_event*> pointers;
   pointers.reserve(events.size());
   for (const auto& ev : events) pointers.push_back(&ev);
@@ -154,7 +156,7 @@ caf::expected<std::vector<uint64_t>> journal_store::append_once(
     if (auto err = txn->put(uid_log_db_, next, log_value, /*append=*/true)) return err;
     seqs.push_back(next);
   }
-  if (next == last_seq_) return seqs; // only duplicates: nothing to commit
+  if (next == last_seq_) return seqs;  // only duplicates: nothing to commit
   if (auto err = txn->put(meta_db_, std::string_view{last_seq_key}, encode_u64(next))) return err;
   if (auto err = txn->commit()) return err;
   // first_seq_ needs no update: when the journal was empty it already was last_seq_ + 1.
@@ -269,7 +271,11 @@ caf::expected<int64_t> journal_store::received_at_after(uint64_t after) {
   return decode_i64(cursor->value().data);
 }
 
-uint64_t journal_store::map_size() const { return env_->map_size(); }
-uint64_t journal_store::used_bytes() const { return env_->used_bytes(); }
+uint64_t journal_store::map_size() const {
+  return env_->map_size();
+}
+uint64_t journal_store::used_bytes() const {
+  return env_->used_bytes();
+}
 
-} // namespace wabridge::store
+}  // namespace wabridge::store

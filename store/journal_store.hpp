@@ -20,7 +20,7 @@ class lmdb_env;
 /// An event as it arrives from the session, before it has a seq.
 struct pending_event {
   std::string uid;
-  std::string payload; // JSON object text with every SPEC §4 field but seq/receivedAt
+  std::string payload;  // JSON object text with every SPEC §4 field but seq/receivedAt
 };
 
 /// A committed event as read back: its seq and the exact JSON served over HTTP.
@@ -32,20 +32,20 @@ struct stored_event {
 
 struct journal_options {
   uint64_t map_size = 1ull << 30;
-  uint64_t max_map_size = 0; // grow the map up to this on MDB_MAP_FULL; 0 = never grow
+  uint64_t max_map_size = 0;  // grow the map up to this on MDB_MAP_FULL; 0 = never grow
 };
 
 /// What compaction removed.
 struct compaction_result {
   uint64_t events_removed = 0;
   uint64_t uids_expired = 0;
-  bool more = false; // stopped at the per-call limit; call again
+  bool more = false;  // stopped at the per-call limit; call again
 };
 
 class journal_store {
  public:
   static caf::expected<std::unique_ptr<journal_store>> open(const std::string& dir,
-                                                           const journal_options& opts);
+                                                            const journal_options& opts);
   ~journal_store();
 
   /// Appends `events` in order in one transaction and fsyncs. Returns one seq
@@ -76,8 +76,8 @@ class journal_store {
   /// receivedAt of the event with the smallest seq > after, or -1 when none.
   caf::expected<int64_t> received_at_after(uint64_t after);
 
-  uint64_t last_seq() const { return last_seq_; }   // 0 when nothing was ever appended
-  uint64_t first_seq() const { return first_seq_; } // smallest retained seq; last_seq+1 when empty
+  uint64_t last_seq() const { return last_seq_; }    // 0 when nothing was ever appended
+  uint64_t first_seq() const { return first_seq_; }  // smallest retained seq; last_seq+1 when empty
   uint64_t event_count() const { return last_seq_ + 1 - first_seq_; }
   uint64_t map_size() const;
   uint64_t used_bytes() const;
@@ -85,15 +85,15 @@ class journal_store {
  private:
   journal_store() = default;
   caf::error load_bounds();
-  caf::expected<std::vector<uint64_t>> append_once(
-      const std::vector<const pending_event*>& events, int64_t received_at_ms);
+  caf::expected<std::vector<uint64_t>> append_once(const std::vector<const pending_event*>& events,
+                                                   int64_t received_at_ms);
 
   std::unique_ptr<lmdb_env> env_;
   journal_options opts_;
-  unsigned events_db_ = 0;  // seq -> [i64 receivedAt][json]
-  unsigned uids_db_ = 0;    // uid key -> u64 seq
-  unsigned uid_log_db_ = 0; // seq -> [i64 receivedAt][uid key]: expiry order for uids
-  unsigned meta_db_ = 0;    // "last_seq" -> u64
+  unsigned events_db_ = 0;   // seq -> [i64 receivedAt][json]
+  unsigned uids_db_ = 0;     // uid key -> u64 seq
+  unsigned uid_log_db_ = 0;  // seq -> [i64 receivedAt][uid key]: expiry order for uids
+  unsigned meta_db_ = 0;     // "last_seq" -> u64
   uint64_t last_seq_ = 0;
   uint64_t first_seq_ = 1;
 };
@@ -102,4 +102,4 @@ class journal_store {
 /// limit allows, a 128-bit hash of it with a marker prefix.
 std::string uid_key(const std::string& uid);
 
-} // namespace wabridge::store
+}  // namespace wabridge::store

@@ -29,10 +29,10 @@ MDB_val to_val(const uint64_t& key) {
   return MDB_val{sizeof(key), const_cast<uint64_t*>(&key)};
 }
 
-} // namespace
+}  // namespace
 
 caf::expected<std::unique_ptr<lmdb_env>> lmdb_env::open(const std::string& dir,
-                                                         const options& opts) {
+                                                        const options& opts) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return make_error(errc::io_failure, "create " + dir + ": " + ec.message());
@@ -92,7 +92,9 @@ caf::error lmdb_env::resize(uint64_t new_size) {
   return {};
 }
 
-lmdb_txn::lmdb_txn(lmdb_txn&& other) noexcept : txn_(other.txn_) { other.txn_ = nullptr; }
+lmdb_txn::lmdb_txn(lmdb_txn&& other) noexcept : txn_(other.txn_) {
+  other.txn_ = nullptr;
+}
 
 lmdb_txn& lmdb_txn::operator=(lmdb_txn&& other) noexcept {
   if (this != &other) {
@@ -103,7 +105,9 @@ lmdb_txn& lmdb_txn::operator=(lmdb_txn&& other) noexcept {
   return *this;
 }
 
-lmdb_txn::~lmdb_txn() { abort(); }
+lmdb_txn::~lmdb_txn() {
+  abort();
+}
 
 caf::error lmdb_txn::commit() {
   MDB_txn* txn = txn_;
@@ -193,7 +197,8 @@ lmdb_int_cursor::~lmdb_int_cursor() {
 caf::expected<bool> lmdb_int_cursor::move(int op, uint64_t key) {
   MDB_val k = to_val(key);
   MDB_val v{};
-  int rc = mdb_cursor_get(static_cast<MDB_cursor*>(cursor_), &k, &v, static_cast<MDB_cursor_op>(op));
+  int rc =
+      mdb_cursor_get(static_cast<MDB_cursor*>(cursor_), &k, &v, static_cast<MDB_cursor_op>(op));
   if (rc == MDB_NOTFOUND) return false;
   if (rc != 0) return lmdb_error(rc, "mdb_cursor_get");
   // LMDB only 2-byte aligns keys inside a page: copy, never dereference.
@@ -202,10 +207,18 @@ caf::expected<bool> lmdb_int_cursor::move(int op, uint64_t key) {
   return true;
 }
 
-caf::expected<bool> lmdb_int_cursor::seek(uint64_t key) { return move(MDB_SET_RANGE, key); }
-caf::expected<bool> lmdb_int_cursor::first() { return move(MDB_FIRST, 0); }
-caf::expected<bool> lmdb_int_cursor::last() { return move(MDB_LAST, 0); }
-caf::expected<bool> lmdb_int_cursor::next() { return move(MDB_NEXT, 0); }
+caf::expected<bool> lmdb_int_cursor::seek(uint64_t key) {
+  return move(MDB_SET_RANGE, key);
+}
+caf::expected<bool> lmdb_int_cursor::first() {
+  return move(MDB_FIRST, 0);
+}
+caf::expected<bool> lmdb_int_cursor::last() {
+  return move(MDB_LAST, 0);
+}
+caf::expected<bool> lmdb_int_cursor::next() {
+  return move(MDB_NEXT, 0);
+}
 
 caf::error lmdb_int_cursor::del() {
   if (int rc = mdb_cursor_del(static_cast<MDB_cursor*>(cursor_), 0); rc != 0)
@@ -213,4 +226,4 @@ caf::error lmdb_int_cursor::del() {
   return {};
 }
 
-} // namespace wabridge::store
+}  // namespace wabridge::store

@@ -121,9 +121,9 @@ class lmdb_int_cursor {
  private:
   explicit lmdb_int_cursor(void* cursor) : cursor_(cursor) {}
   caf::expected<bool> move(int op, uint64_t key);
-  void* cursor_ = nullptr; // MDB_cursor*
+  void* cursor_ = nullptr;  // MDB_cursor*
   uint64_t key_ = 0;
   bytes_view value_;
 };
 
-} // namespace wabridge::store
+}  // namespace wabridge::store

@@ -27,4 +27,4 @@ uint32_t restart_intensity::recent(millis now) const {
                                              [&](millis t) { return now - t <= window_; }));
 }
 
-} // namespace wabridge::supervisor
+}  // namespace wabridge::supervisor

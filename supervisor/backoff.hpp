@@ -40,4 +40,4 @@ class restart_intensity {
   std::deque<millis> crashes_;
 };
 
-} // namespace wabridge::supervisor
+}  // namespace wabridge::supervisor

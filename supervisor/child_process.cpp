@@ -136,10 +136,10 @@ exit_status child_process::wait() {
     if (r == pid_) {
       status_ = decode_wait_status(status);
     } else if (r < 0 && errno != EINTR) {
-      status_ = exit_status{}; // already reaped elsewhere; unknown status
+      status_ = exit_status{};  // already reaped elsewhere; unknown status
     }
   }
   return *status_;
 }
 
-} // namespace wabridge::supervisor
+}  // namespace wabridge::supervisor

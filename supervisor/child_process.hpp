@@ -19,9 +19,9 @@ namespace wabridge::supervisor {
 
 /// How a process ended: exit code or terminating signal.
 struct exit_status {
-  int code = -1;   // valid when signal == 0
-  int signal = 0;  // terminating signal, 0 if it exited
-  std::string describe() const; // "code=0" or "signal=KILL"
+  int code = -1;                 // valid when signal == 0
+  int signal = 0;                // terminating signal, 0 if it exited
+  std::string describe() const;  // "code=0" or "signal=KILL"
 };
 
 exit_status decode_wait_status(int status);
@@ -65,4 +65,4 @@ class child_process {
   std::optional<exit_status> status_;
 };
 
-} // namespace wabridge::supervisor
+}  // namespace wabridge::supervisor

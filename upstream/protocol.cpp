@@ -79,9 +79,12 @@ constexpr std::pair<const char*, origin> origin_names[] = {
     {"live", origin::live}, {"offline", origin::offline}, {"history", origin::history}};
 
 constexpr std::pair<const char*, link_state> state_names[] = {
-    {"starting", link_state::starting},         {"connecting", link_state::connecting},
-    {"qr", link_state::qr},                     {"connected", link_state::connected},
-    {"disconnected", link_state::disconnected}, {"logged_out", link_state::logged_out},
+    {"starting", link_state::starting},
+    {"connecting", link_state::connecting},
+    {"qr", link_state::qr},
+    {"connected", link_state::connected},
+    {"disconnected", link_state::disconnected},
+    {"logged_out", link_state::logged_out},
     {"stopped", link_state::stopped}};
 
 // Dumping must never throw on odd UTF-8 from an upstream: replace invalid bytes.
@@ -97,7 +100,8 @@ caf::expected<upstream_message> parse_event_slow(json& j, const std::string& lin
   // appears in logs; bound it here so one odd event cannot wedge a commit.
   if (uid->size() > max_uid_bytes)
     return violation("\"uid\" longer than " + std::to_string(max_uid_bytes) + " bytes", line);
-  if (std::any_of(uid->begin(), uid->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+  if (std::any_of(uid->begin(), uid->end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
     return violation("\"uid\" must not contain control characters", line);
   auto origin_text = required_string(j, "origin", line);
   if (!origin_text) return origin_text.error();
@@ -131,7 +135,8 @@ size_t skip_string(std::string_view text, size_t i) {
 }
 
 size_t skip_ws(std::string_view text, size_t i) {
-  while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+  while (i < text.size() &&
+         (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
     ++i;
   return i;
 }
@@ -214,13 +219,13 @@ std::optional<caf::expected<upstream_message>> parse_event_fast(const std::strin
   std::string_view body = raw_member(line, "event");
   std::string minified;
   if (body.size() < 2 || body.front() != '{') {
-    minified = simdjson::minify(event); // key written with escapes: let simdjson re-emit
+    minified = simdjson::minify(event);  // key written with escapes: let simdjson re-emit
     body = minified;
   }
   const bool empty_object = event.size() == 0;
   msg.payload.reserve(body.size() + uid.size() + 48);
   msg.payload = "{\"eventUid\":";
-  msg.payload += simdjson::minify(top["uid"]); // already escaped JSON string
+  msg.payload += simdjson::minify(top["uid"]);  // already escaped JSON string
   msg.payload += ",\"origin\":\"";
   msg.payload += to_string(msg.from);
   msg.payload += '"';
@@ -233,7 +238,7 @@ std::optional<caf::expected<upstream_message>> parse_event_fast(const std::strin
   return caf::expected<upstream_message>{upstream_message{std::move(msg)}};
 }
 
-} // namespace
+}  // namespace
 
 const char* to_string(origin o) {
   for (const auto& [name, value] : origin_names)
@@ -404,6 +409,8 @@ std::string format_send(const send_msg& msg) {
   return dump(json{{"type", "send"}, {"id", msg.id}, {"op", msg.op}, {"args", msg.args}});
 }
 
-std::string format_stop() { return R"({"type":"stop"})"; }
+std::string format_stop() {
+  return R"({"type":"stop"})";
+}
 
-} // namespace wabridge::upstream
+}  // namespace wabridge::upstream

@@ -53,7 +53,7 @@ struct state_msg {
 struct event_msg {
   std::string uid;
   origin from = origin::live;
-  std::string payload; // compact JSON object text, starts with '{' and is never "{}"
+  std::string payload;  // compact JSON object text, starts with '{' and is never "{}"
 };
 
 /// {"type":"send_result","id":"...","ok":true,"messageIds":[...],"error":"..."}
@@ -62,7 +62,7 @@ struct send_result_msg {
   bool ok = false;
   std::vector<std::string> message_ids;
   std::string error;
-  nlohmann::json data; // extra op-specific result fields (e.g. chat info), may be null
+  nlohmann::json data;  // extra op-specific result fields (e.g. chat info), may be null
 };
 
 /// {"type":"log","level":"warn","msg":"..."} — forwarded to the worker's log.
@@ -109,4 +109,4 @@ std::string format_confirm(const std::vector<std::string>& uids);
 std::string format_send(const send_msg& msg);
 std::string format_stop();
 
-} // namespace wabridge::upstream
+}  // namespace wabridge::upstream

@@ -191,7 +191,8 @@ class bridge_fixture {
     auto page = ask<event_page>(self_, tracker, poll_request{consumer, limit, wait_ms});
     INFO((page ? std::string{} : describe(page.error())));
     REQUIRE(page);
-    if (written && page->last_seq > 0) self_->send(tracker, delivered_notice{consumer, page->last_seq});
+    if (written && page->last_seq > 0)
+      self_->send(tracker, delivered_notice{consumer, page->last_seq});
     return *page;
   }
   caf::expected<ack_reply> ack(const ack_tracker_actor& tracker, const std::string& consumer,
