@@ -70,7 +70,10 @@ case "$mode" in
     build build
     ctest --test-dir build --output-on-failure -j "$jobs"
     # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
-    build build-asan -DWABRIDGE_SANITIZE=address,undefined
+    # Warnings stay on but not fatal here: with sanitizers GCC 12 reports
+    # false -Wmaybe-uninitialized inside libstdc++ (std::regex); the plain
+    # build above is the -Werror gate.
+    build build-asan -DWABRIDGE_SANITIZE=address,undefined -DWABRIDGE_WERROR=OFF
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       ctest --test-dir build-asan --output-on-failure -j "$jobs"
     ;;
