@@ -131,6 +131,11 @@ int run_worker(const bridge_config& cfg, const worker_options& options) {
   int exit_code = 0;
   {
     caf::actor_system_config sys_cfg;
+    // Work sharing wakes an idle worker on enqueue. CAF's default work
+    // stealing lets idle workers sleep up to 10 ms between polls, which put
+    // ~10 ms on every actor hop of a poll/ack round trip when traffic is
+    // light, and it burns CPU polling when idle.
+    sys_cfg.set("scheduler.policy", caf::atom("sharing"));
     caf::actor_system sys{sys_cfg};
     const std::string self_exe = self_exe_path();
     std::map<std::string, account_actors> accounts;

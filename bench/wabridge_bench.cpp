@@ -110,6 +110,7 @@ class bridge {
     httplib::Client c("127.0.0.1", port_);
     c.set_read_timeout(60, 0);
     c.set_keep_alive(true);
+    c.set_tcp_nodelay(true);
     return c;
   }
 
@@ -210,13 +211,23 @@ void bench_drain(uint64_t events) {
   auto c = b.client();
   uint64_t drained = 0;
   const auto start = steady::now();
+  // The client only finds the seqs (every event object starts with
+  // {"seq":N, and that text cannot occur unescaped inside a string), so the
+  // figure is the bridge's serving rate, not this process's JSON parser's.
+  const std::string marker = "{\"seq\":";
   for (;;) {
     auto res = c.Get("/messages?limit=1000&consumer=drain");
     if (!res || res->status != 200) break;
-    auto page = json::parse(res->body, nullptr, false);
-    if (!page.is_array() || page.empty()) break;
-    drained += page.size();
-    const uint64_t last = page.back().value("seq", 0ull);
+    const std::string& body = res->body;
+    uint64_t count = 0;
+    size_t last_at = std::string::npos;
+    for (size_t at = body.find(marker); at != std::string::npos; at = body.find(marker, at + 1)) {
+      ++count;
+      last_at = at;
+    }
+    if (count == 0) break;
+    drained += count;
+    const uint64_t last = std::strtoull(body.c_str() + last_at + marker.size(), nullptr, 10);
     c.Post("/ack", json{{"up_to_seq", last}, {"consumer", "drain"}}.dump(), "application/json");
   }
   const double secs = seconds_since(start);
