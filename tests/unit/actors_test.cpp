@@ -17,7 +17,9 @@
 #include <caf/send.hpp>
 
 #include <catch2/catch.hpp>
+
 #include <nlohmann/json.hpp>
+#include "support/scratch_dir.hpp"
 
 #include <stdlib.h>
 
@@ -41,25 +43,6 @@ using seq_lists = std::vector<std::vector<uint64_t>>;
 
 // Generous: only a hang should ever hit it.
 constexpr auto reply_timeout = std::chrono::seconds(30);
-
-class temp_dir {
- public:
-  temp_dir() {
-    std::string tmpl = "/tmp/wabridge-actors-test-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 event_batch make_batch(const std::string& prefix, size_t n) {
   event_list events;
@@ -214,7 +197,7 @@ class bridge_fixture {
     return cfg;
   }
 
-  temp_dir tmp_;
+  test::scratch_dir tmp_;
   caf::actor_system_config cfg_;
   caf::actor_system sys_;
   caf::scoped_actor self_;

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/scratch_dir.hpp"
+
 #include <stdlib.h>
 
 #include <cstdint>
@@ -18,25 +20,6 @@ using namespace wabridge;
 using namespace wabridge::store;
 
 namespace {
-
-class temp_dir {
- public:
-  temp_dir() {
-    std::string tmpl = "/tmp/wabridge-cursor-test-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  std::string cursors() const { return path_ + "/cursors"; }
-
- private:
-  std::string path_;
-};
 
 std::unique_ptr<cursor_store> open_cursors(const std::string& dir) {
   auto store = cursor_store::open(dir);
@@ -73,14 +56,14 @@ void check_same(const consumer_cursor& actual, const consumer_cursor& expected) 
 }  // namespace
 
 TEST_CASE("a fresh cursor store has no consumers", "[cursor_store]") {
-  temp_dir tmp;
-  auto store = open_cursors(tmp.cursors());
+  test::scratch_dir tmp;
+  auto store = open_cursors(tmp.sub("cursors"));
   CHECK(load_ok(*store).empty());
 }
 
 TEST_CASE("a saved cursor loads back with every field", "[cursor_store]") {
-  temp_dir tmp;
-  auto store = open_cursors(tmp.cursors());
+  test::scratch_dir tmp;
+  auto store = open_cursors(tmp.sub("cursors"));
   const auto saved = cursor(42, true, 1'700'000'000'123);
   save_ok(*store, "default", saved);
   auto all = load_ok(*store);
@@ -90,8 +73,8 @@ TEST_CASE("a saved cursor loads back with every field", "[cursor_store]") {
 }
 
 TEST_CASE("extreme cursor values round-trip", "[cursor_store]") {
-  temp_dir tmp;
-  auto store = open_cursors(tmp.cursors());
+  test::scratch_dir tmp;
+  auto store = open_cursors(tmp.sub("cursors"));
   save_ok(*store, "max", cursor(UINT64_MAX, true, INT64_MAX));
   save_ok(*store, "zero", cursor(0, false, 0));
   save_ok(*store, "negative-time", cursor(7, false, -1));
@@ -103,8 +86,8 @@ TEST_CASE("extreme cursor values round-trip", "[cursor_store]") {
 }
 
 TEST_CASE("several consumers keep separate cursors", "[cursor_store]") {
-  temp_dir tmp;
-  auto store = open_cursors(tmp.cursors());
+  test::scratch_dir tmp;
+  auto store = open_cursors(tmp.sub("cursors"));
   save_ok(*store, "default", cursor(10, false, 1));
   save_ok(*store, "hermes", cursor(3, true, 2));
   save_ok(*store, "audit.log-1_A", cursor(99, true, 3));
@@ -118,8 +101,8 @@ TEST_CASE("several consumers keep separate cursors", "[cursor_store]") {
 }
 
 TEST_CASE("saving a consumer again overwrites its cursor", "[cursor_store]") {
-  temp_dir tmp;
-  auto store = open_cursors(tmp.cursors());
+  test::scratch_dir tmp;
+  auto store = open_cursors(tmp.sub("cursors"));
   save_ok(*store, "a", cursor(5, false, 100));
   save_ok(*store, "b", cursor(1, false, 100));
   save_ok(*store, "a", cursor(9, true, 200));
@@ -134,14 +117,14 @@ TEST_CASE("saving a consumer again overwrites its cursor", "[cursor_store]") {
 }
 
 TEST_CASE("cursors survive closing and reopening the store", "[cursor_store]") {
-  temp_dir tmp;
+  test::scratch_dir tmp;
   {
-    auto store = open_cursors(tmp.cursors());
+    auto store = open_cursors(tmp.sub("cursors"));
     save_ok(*store, "default", cursor(17, false, 11));
     save_ok(*store, "hermes", cursor(4, true, 12));
   }
   {
-    auto store = open_cursors(tmp.cursors());
+    auto store = open_cursors(tmp.sub("cursors"));
     auto all = load_ok(*store);
     REQUIRE(all.size() == 2);
     check_same(all["default"], cursor(17, false, 11));
@@ -149,7 +132,7 @@ TEST_CASE("cursors survive closing and reopening the store", "[cursor_store]") {
     save_ok(*store, "hermes", cursor(8, true, 13));
     save_ok(*store, "late", cursor(1, false, 14));
   }
-  auto store = open_cursors(tmp.cursors());
+  auto store = open_cursors(tmp.sub("cursors"));
   auto all = load_ok(*store);
   REQUIRE(all.size() == 3);
   check_same(all["hermes"], cursor(8, true, 13));

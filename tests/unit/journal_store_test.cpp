@@ -5,7 +5,9 @@
 #include "store/journal_store.hpp"
 
 #include <catch2/catch.hpp>
+
 #include <nlohmann/json.hpp>
+#include "support/scratch_dir.hpp"
 
 #include <stdlib.h>
 
@@ -25,25 +27,6 @@ namespace {
 
 constexpr int64_t t0 = 1'700'000'000'000;  // a fixed receivedAt base, ms
 constexpr millis long_time{10LL * 365 * 86'400'000};
-
-class temp_dir {
- public:
-  temp_dir() {
-    std::string tmpl = "/tmp/wabridge-journal-test-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  std::string journal() const { return path_ + "/journal"; }
-
- private:
-  std::string path_;
-};
 
 pending_event make_event(const std::string& uid, const std::string& body = "hello") {
   json payload = {{"eventUid", uid},
@@ -113,8 +96,8 @@ uint64_t seq_of(journal_store& j, const std::string& uid) {
 }  // namespace
 
 TEST_CASE("a fresh journal is empty", "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   CHECK(j->last_seq() == 0);
   CHECK(j->first_seq() == 1);
   CHECK(j->event_count() == 0);
@@ -122,8 +105,8 @@ TEST_CASE("a fresh journal is empty", "[journal_store]") {
 }
 
 TEST_CASE("append assigns contiguous seqs starting at 1", "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   CHECK(append_ok(*j, make_events("a", 3)) == range(1, 3));
   CHECK(append_ok(*j, make_events("b", 2)) == range(4, 5));
   CHECK(append_ok(*j, {make_event("c")}) == std::vector<uint64_t>{6});
@@ -134,8 +117,8 @@ TEST_CASE("append assigns contiguous seqs starting at 1", "[journal_store]") {
 }
 
 TEST_CASE("an empty batch appends nothing", "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   append_ok(*j, make_events("a", 2));
   CHECK(append_ok(*j, {}).empty());
   CHECK(j->last_seq() == 2);
@@ -144,8 +127,8 @@ TEST_CASE("an empty batch appends nothing", "[journal_store]") {
 
 TEST_CASE("the stored JSON leads with seq and receivedAt and keeps every payload field",
           "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   const auto ev = make_event("chat:msg1", "quote \" backslash \\ unicode \xc3\xa9");
   append_ok(*j, make_events("first", 1), t0);
   append_ok(*j, {ev}, t0 + 123);
@@ -173,8 +156,8 @@ TEST_CASE("the stored JSON leads with seq and receivedAt and keeps every payload
 }
 
 TEST_CASE("read returns the events after a seq, oldest first, up to the limit", "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   append_ok(*j, make_events("e", 10));
 
   CHECK(seqs_of(read_ok(*j, 0, 100)) == range(1, 10));
@@ -189,8 +172,8 @@ TEST_CASE("read returns the events after a seq, oldest first, up to the limit", 
 
 TEST_CASE("read stops once max_bytes of JSON is collected yet returns at least one event",
           "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   append_ok(*j, make_events("e", 10, 100));
   const auto all = read_ok(*j, 0, 100);
   REQUIRE(all.size() == 10);
@@ -215,8 +198,8 @@ TEST_CASE("read stops once max_bytes of JSON is collected yet returns at least o
 }
 
 TEST_CASE("received_at_after reports the receivedAt of the next event", "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   auto none = j->received_at_after(0);
   REQUIRE(none);
   CHECK(*none == -1);
@@ -232,8 +215,8 @@ TEST_CASE("received_at_after reports the receivedAt of the next event", "[journa
 }
 
 TEST_CASE("a uid appended twice in one batch is stored once under one seq", "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   auto seqs = append_ok(
       *j, {make_event("a", "first"), make_event("b"), make_event("a", "second"), make_event("c")});
   CHECK(seqs == std::vector<uint64_t>{1, 2, 1, 3});
@@ -244,8 +227,8 @@ TEST_CASE("a uid appended twice in one batch is stored once under one seq", "[jo
 }
 
 TEST_CASE("a uid appended again in a later batch returns its original seq", "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   append_ok(*j, {make_event("a"), make_event("b")});
   // Only duplicates: nothing new is journaled.
   CHECK(append_ok(*j, {make_event("b"), make_event("a")}) == std::vector<uint64_t>{2, 1});
@@ -261,12 +244,12 @@ TEST_CASE("a uid appended again in a later batch returns its original seq", "[jo
 }
 
 TEST_CASE("dedupe holds across close and reopen", "[journal_store]") {
-  temp_dir tmp;
+  test::scratch_dir tmp;
   {
-    auto j = open_journal(tmp.journal());
+    auto j = open_journal(tmp.sub("journal"));
     append_ok(*j, {make_event("a"), make_event("b")});
   }
-  auto j = open_journal(tmp.journal());
+  auto j = open_journal(tmp.sub("journal"));
   CHECK(append_ok(*j, {make_event("b"), make_event("c"), make_event("a")}) ==
         std::vector<uint64_t>{2, 3, 1});
   CHECK(j->last_seq() == 3);
@@ -274,26 +257,26 @@ TEST_CASE("dedupe holds across close and reopen", "[journal_store]") {
 }
 
 TEST_CASE("append after reopen continues the sequence", "[journal_store]") {
-  temp_dir tmp;
+  test::scratch_dir tmp;
   {
-    auto j = open_journal(tmp.journal());
+    auto j = open_journal(tmp.sub("journal"));
     append_ok(*j, make_events("a", 5));
   }
   {
-    auto j = open_journal(tmp.journal());
+    auto j = open_journal(tmp.sub("journal"));
     CHECK(j->first_seq() == 1);
     CHECK(j->last_seq() == 5);
     CHECK(j->event_count() == 5);
     CHECK(append_ok(*j, make_events("b", 2)) == range(6, 7));
   }
-  auto j = open_journal(tmp.journal());
+  auto j = open_journal(tmp.sub("journal"));
   CHECK(j->last_seq() == 7);
   CHECK(seqs_of(read_ok(*j, 0, 100)) == range(1, 7));
 }
 
 TEST_CASE("compaction removes only acked events older than retain_acked", "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   append_ok(*j, make_events("old", 3), t0);          // 1..3
   append_ok(*j, make_events("new", 3), t0 + 5'000);  // 4..6
 
@@ -315,8 +298,8 @@ TEST_CASE("compaction removes only acked events older than retain_acked", "[jour
 }
 
 TEST_CASE("compaction never removes events past the acked floor", "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   append_ok(*j, make_events("e", 5), t0);
   auto result = compact_ok(*j, 2, t0 + long_time.count(), millis{0}, long_time);
   CHECK(result.events_removed == 2);
@@ -325,22 +308,22 @@ TEST_CASE("compaction never removes events past the acked floor", "[journal_stor
   CHECK(seqs_of(read_ok(*j, 0, 100)) == range(3, 5));
 
   // A floor of 0 (nobody acked anything) removes nothing.
-  temp_dir tmp2;
-  auto k = open_journal(tmp2.journal());
+  test::scratch_dir tmp2;
+  auto k = open_journal(tmp2.sub("journal"));
   append_ok(*k, make_events("e", 3), t0);
   CHECK(compact_ok(*k, 0, t0 + long_time.count(), millis{0}, millis{0}).events_removed == 0);
   CHECK(k->event_count() == 3);
 }
 
 TEST_CASE("compaction bounds survive reopen", "[journal_store]") {
-  temp_dir tmp;
+  test::scratch_dir tmp;
   {
-    auto j = open_journal(tmp.journal());
+    auto j = open_journal(tmp.sub("journal"));
     append_ok(*j, make_events("e", 6), t0);
     compact_ok(*j, 4, t0 + 1'000, millis{0}, long_time);
     CHECK(j->first_seq() == 5);
   }
-  auto j = open_journal(tmp.journal());
+  auto j = open_journal(tmp.sub("journal"));
   CHECK(j->first_seq() == 5);
   CHECK(j->last_seq() == 6);
   CHECK(j->event_count() == 2);
@@ -349,9 +332,9 @@ TEST_CASE("compaction bounds survive reopen", "[journal_store]") {
 }
 
 TEST_CASE("seqs are never reused after compacting everything", "[journal_store]") {
-  temp_dir tmp;
+  test::scratch_dir tmp;
   {
-    auto j = open_journal(tmp.journal());
+    auto j = open_journal(tmp.sub("journal"));
     append_ok(*j, make_events("a", 3), t0);
     auto result = compact_ok(*j, 3, t0 + 1'000, millis{0}, millis{0});
     CHECK(result.events_removed == 3);
@@ -368,7 +351,7 @@ TEST_CASE("seqs are never reused after compacting everything", "[journal_store]"
   }
   {
     // Empty after reopen, and still no reuse.
-    auto j = open_journal(tmp.journal());
+    auto j = open_journal(tmp.sub("journal"));
     CHECK(j->last_seq() == 4);
     CHECK(j->first_seq() == 5);
     CHECK(j->event_count() == 0);
@@ -376,14 +359,14 @@ TEST_CASE("seqs are never reused after compacting everything", "[journal_store]"
     CHECK(append_ok(*j, make_events("b", 2), t0 + 4'000) == range(5, 6));
     CHECK(j->first_seq() == 5);
   }
-  auto j = open_journal(tmp.journal());
+  auto j = open_journal(tmp.sub("journal"));
   CHECK(seqs_of(read_ok(*j, 0, 100)) == range(5, 6));
 }
 
 TEST_CASE("a uid is forgotten only after the dedupe window and once its event is gone",
           "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   append_ok(*j, {make_event("a")}, t0);  // 1
   append_ok(*j, {make_event("b")}, t0);  // 2
 
@@ -417,21 +400,21 @@ TEST_CASE("a uid is forgotten only after the dedupe window and once its event is
 
 TEST_CASE("a compacted uid inside the dedupe window is still deduped after reopen",
           "[journal_store]") {
-  temp_dir tmp;
+  test::scratch_dir tmp;
   {
-    auto j = open_journal(tmp.journal());
+    auto j = open_journal(tmp.sub("journal"));
     append_ok(*j, make_events("u", 3), t0);
     compact_ok(*j, 3, t0 + 1'000, millis{0}, long_time);
     CHECK(j->event_count() == 0);
   }
-  auto j = open_journal(tmp.journal());
+  auto j = open_journal(tmp.sub("journal"));
   CHECK(append_ok(*j, {make_event("u1"), make_event("v")}, t0 + 2'000) ==
         std::vector<uint64_t>{2, 4});
 }
 
 TEST_CASE("compaction stops at max_deletes and reports more", "[journal_store]") {
-  temp_dir tmp;
-  auto j = open_journal(tmp.journal());
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
   append_ok(*j, make_events("e", 10), t0);
   const int64_t now = t0 + 1'000;
 
@@ -467,14 +450,14 @@ TEST_CASE("compaction stops at max_deletes and reports more", "[journal_store]")
 }
 
 TEST_CASE("a uid longer than the LMDB key limit is journaled and deduped", "[journal_store]") {
-  temp_dir tmp;
+  test::scratch_dir tmp;
   const std::string prefix(600, 'p');
   const std::string long_a = "chat@g.us:" + prefix + ":a";
   const std::string long_b = "chat@g.us:" + prefix + ":b";
   const std::string at_limit(400, 'q');
   const std::string over_limit(401, 'q');
   {
-    auto j = open_journal(tmp.journal());
+    auto j = open_journal(tmp.sub("journal"));
     CHECK(append_ok(*j, {make_event(long_a), make_event(long_b), make_event(long_a),
                          make_event(at_limit), make_event(over_limit)}) ==
           std::vector<uint64_t>{1, 2, 1, 3, 4});
@@ -483,7 +466,7 @@ TEST_CASE("a uid longer than the LMDB key limit is journaled and deduped", "[jou
     CHECK(seq_of(*j, over_limit) == 4);
     CHECK(json::parse(read_ok(*j, 0, 1).front().json)["eventUid"] == long_a);
   }
-  auto j = open_journal(tmp.journal());
+  auto j = open_journal(tmp.sub("journal"));
   CHECK(append_ok(*j, {make_event(long_a), make_event(over_limit), make_event("short")}) ==
         std::vector<uint64_t>{1, 4, 5});
   CHECK(uid_key(long_a) != uid_key(long_b));
@@ -492,14 +475,14 @@ TEST_CASE("a uid longer than the LMDB key limit is journaled and deduped", "[jou
 
 TEST_CASE("a full map fails the whole batch with journal_full and keeps earlier batches",
           "[journal_store]") {
-  temp_dir tmp;
+  test::scratch_dir tmp;
   journal_options opts;
   opts.map_size = 1ull << 20;
   opts.max_map_size = 0;
   uint64_t committed = 0;
   std::vector<pending_event> failed_batch;
   {
-    auto j = open_journal(tmp.journal(), opts);
+    auto j = open_journal(tmp.sub("journal"), opts);
     bool full = false;
     for (int batch = 0; batch < 2'000 && !full; ++batch) {
       auto events = make_events("b" + std::to_string(batch) + "-", 10, 1'500);
@@ -521,7 +504,7 @@ TEST_CASE("a full map fails the whole batch with journal_full and keeps earlier 
     CHECK(j->last_seq() == committed);
     CHECK(j->map_size() == opts.map_size);
   }
-  auto j = open_journal(tmp.journal(), opts);
+  auto j = open_journal(tmp.sub("journal"), opts);
   CHECK(j->first_seq() == 1);
   CHECK(j->last_seq() == committed);
   uint64_t seen = 0;
@@ -536,13 +519,13 @@ TEST_CASE("a full map fails the whole batch with journal_full and keeps earlier 
 }
 
 TEST_CASE("with max_map_size above map_size the map grows instead of failing", "[journal_store]") {
-  temp_dir tmp;
+  test::scratch_dir tmp;
   journal_options opts;
   opts.map_size = 1ull << 20;
   opts.max_map_size = 16ull << 20;
   uint64_t committed = 0;
   {
-    auto j = open_journal(tmp.journal(), opts);
+    auto j = open_journal(tmp.sub("journal"), opts);
     // About 3 MiB of events, three times the initial map.
     for (int batch = 0; batch < 200; ++batch)
       committed += append_ok(*j, make_events("b" + std::to_string(batch) + "-", 10, 1'500)).size();
@@ -551,7 +534,7 @@ TEST_CASE("with max_map_size above map_size the map grows instead of failing", "
     CHECK(j->map_size() <= opts.max_map_size);
     CHECK(j->used_bytes() > opts.map_size);
   }
-  auto j = open_journal(tmp.journal(), opts);
+  auto j = open_journal(tmp.sub("journal"), opts);
   CHECK(j->last_seq() == committed);
   CHECK(j->event_count() == committed);
   CHECK(read_ok(*j, committed - 1, 10).size() == 1);
