@@ -88,15 +88,17 @@ ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
       },
       [self](ack_request& req) -> caf::typed_response_promise<ack_reply> {
         auto promise = self->make_response_promise<ack_reply>();
-        self->request(self->state.cfg.journal, journal_timeout, stats_atom::value)
+        // Only the newest seq is needed to validate the ack; full stats
+        // would cost the journal a read transaction per ack.
+        self->request(self->state.cfg.journal, journal_timeout, newest_atom::value)
             .then(
-                [self, promise, req](journal_stats& stats) mutable {
+                [self, promise, req](uint64_t newest) mutable {
                   auto& st = self->state;
-                  if (req.up_to_seq > stats.last_seq) {
+                  if (req.up_to_seq > newest) {
                     promise.deliver(make_error(errc::ack_beyond_newest,
                                                "up_to_seq " + std::to_string(req.up_to_seq) +
                                                    " is past the newest seq " +
-                                                   std::to_string(stats.last_seq)));
+                                                   std::to_string(newest)));
                     return;
                   }
                   auto& entry = entry_for(st, req.consumer);

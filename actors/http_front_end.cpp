@@ -277,13 +277,15 @@ class http_front_end::impl {
            tokens_equal(auth.substr(prefix.size()), token);
   }
 
-  // Registers `handler` at /path and /accounts/{name}/path.
-  template <class Handler>
-  void route(const char* method, const std::string& path, Handler handler) {
+  using endpoint = void (impl::*)(const account_actors&, const httplib::Request&,
+                                  httplib::Response&);
+
+  // Registers `handler` at /path and /accounts/{name}/path, behind admit().
+  void route(const char* method, const std::string& path, endpoint handler) {
     const std::string pattern = "^(?:/accounts/([^/]+))?" + path + "$";
     auto wrapped = [this, handler](const httplib::Request& req, httplib::Response& res) {
       const std::string name = req.matches.size() > 1 ? req.matches[1].str() : std::string{};
-      if (const auto* acc = admit(req, res, name)) handler(*acc, req, res);
+      if (const auto* acc = admit(req, res, name)) (this->*handler)(*acc, req, res);
     };
     if (std::string(method) == "GET")
       server_.Get(pattern, wrapped);
@@ -327,26 +329,11 @@ class http_front_end::impl {
         send_error(res, res.status, "HTTP " + std::to_string(res.status));
     });
 
-    route("GET", "/health",
-          [this](const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
-            health(acc, req, res);
-          });
-    route("GET", "/messages",
-          [this](const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
-            messages(acc, req, res);
-          });
-    route("POST", "/ack",
-          [this](const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
-            ack(acc, req, res);
-          });
-    route("GET", "/status",
-          [this](const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
-            status(acc, req, res);
-          });
-    route("GET", "/metrics",
-          [this](const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
-            metrics(acc, req, res);
-          });
+    route("GET", "/health", &impl::health);
+    route("GET", "/messages", &impl::messages);
+    route("POST", "/ack", &impl::ack);
+    route("GET", "/status", &impl::status);
+    route("GET", "/metrics", &impl::metrics);
   }
 
   std::string consumer_param(const httplib::Request& req, httplib::Response& res) {

@@ -241,6 +241,7 @@ journal_actor::behavior_type journal_impl(journal_self self, journal_actor_confi
         }
         st.waiters.clear();
       },
+      [self](newest_atom) -> uint64_t { return self->state.store->last_seq(); },
       [self](compact_request& req) {
         auto& st = self->state;
         if (req.acked_floor <= st.acked_floor) return;

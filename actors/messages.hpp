@@ -27,6 +27,7 @@ using compact_atom = caf::atom_constant<caf::atom("compact")>;  // journal: peri
 using restart_atom = caf::atom_constant<caf::atom("restart")>;  // session: respawn upstream
 using retry_atom = caf::atom_constant<caf::atom("retry")>;      // session: retry a failed append
 using drain_atom = caf::atom_constant<caf::atom("drain")>;      // any: graceful drain
+using newest_atom = caf::atom_constant<caf::atom("newest")>;    // journal: newest committed seq
 
 // ---- session -> journal ---------------------------------------------------
 
@@ -177,9 +178,9 @@ struct drain_report {
 
 using journal_actor = caf::typed_actor<
     caf::replies_to<event_batch>::with<append_ack>, caf::replies_to<read_request>::with<event_page>,
-    caf::replies_to<stats_atom>::with<journal_stats>, caf::reacts_to<compact_request>,
-    caf::reacts_to<flush_atom>, caf::reacts_to<wait_expired>, caf::reacts_to<compact_atom>,
-    caf::reacts_to<drain_atom>>;
+    caf::replies_to<stats_atom>::with<journal_stats>, caf::replies_to<newest_atom>::with<uint64_t>,
+    caf::reacts_to<compact_request>, caf::reacts_to<flush_atom>, caf::reacts_to<wait_expired>,
+    caf::reacts_to<compact_atom>, caf::reacts_to<drain_atom>>;
 
 using ack_tracker_actor = caf::typed_actor<
     caf::replies_to<poll_request>::with<event_page>, caf::replies_to<ack_request>::with<ack_reply>,
