@@ -172,12 +172,6 @@ caf::error lmdb_txn::del(unsigned dbi, std::string_view key) {
   return {};
 }
 
-caf::expected<uint64_t> lmdb_txn::count(unsigned dbi) {
-  MDB_stat stat{};
-  if (int rc = mdb_stat(txn_, dbi, &stat); rc != 0) return lmdb_error(rc, "mdb_stat");
-  return static_cast<uint64_t>(stat.ms_entries);
-}
-
 caf::expected<lmdb_int_cursor> lmdb_int_cursor::open(lmdb_txn& txn, unsigned dbi) {
   MDB_cursor* cursor = nullptr;
   if (int rc = mdb_cursor_open(txn.raw(), dbi, &cursor); rc != 0)
@@ -212,9 +206,6 @@ caf::expected<bool> lmdb_int_cursor::seek(uint64_t key) {
 }
 caf::expected<bool> lmdb_int_cursor::first() {
   return move(MDB_FIRST, 0);
-}
-caf::expected<bool> lmdb_int_cursor::last() {
-  return move(MDB_LAST, 0);
 }
 caf::expected<bool> lmdb_int_cursor::next() {
   return move(MDB_NEXT, 0);

@@ -87,9 +87,6 @@ class lmdb_txn {
   caf::expected<bool> get(unsigned dbi, std::string_view key, bytes_view& out);
   caf::error del(unsigned dbi, std::string_view key);
 
-  /// Number of entries in a database.
-  caf::expected<uint64_t> count(unsigned dbi);
-
   MDB_txn* raw() const { return txn_; }
 
  private:
@@ -108,9 +105,8 @@ class lmdb_int_cursor {
 
   /// Positions at the first key >= `key`; false at the end.
   caf::expected<bool> seek(uint64_t key);
-  /// Positions at the first / last key; false when empty.
+  /// Positions at the first key; false when empty.
   caf::expected<bool> first();
-  caf::expected<bool> last();
   caf::expected<bool> next();
   /// Deletes the entry under the cursor.
   caf::error del();
