@@ -1,31 +1,48 @@
-// One account's actors: session, journal and ack tracker, spawned together
-// with their on-disk layout under <data_dir>/accounts/<name>/. The handles are
-// plain values the HTTP front end and the worker hold; the actors own all state.
+// One account as the worker and the HTTP front end see it: its config, its
+// directory <data_dir>/accounts/<name>/, the handle of its account supervisor
+// (actors/account_supervisor.hpp, which owns the journal, ack tracker and
+// session and replaces them when they fail) and a cache of the actor handles
+// the supervisor last reported. Plain values; copies share the cache.
 #pragma once
 
 #include "actors/messages.hpp"
 #include "config/config.hpp"
 
-#include <caf/actor_system.hpp>
-
+#include <memory>
+#include <mutex>
 #include <string>
 
 namespace wabridge {
 
+/// The account's actor handles as last seen. Shared by every request thread
+/// of the HTTP front end: get() and put() are safe from any thread. Possibly
+/// stale by design: a caller whose request finds an actor down asks the
+/// supervisor for fresh handles and put()s them here.
+class account_handle_cache {
+ public:
+  explicit account_handle_cache(account_handles initial)
+      : current_(std::make_shared<const account_handles>(std::move(initial))) {}
+
+  /// The handles last stored; never null.
+  std::shared_ptr<const account_handles> get() const;
+
+  /// Stores `fresh` unless handles of a newer generation are already stored
+  /// (two threads may refresh at once and answer out of order).
+  void put(account_handles fresh);
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const account_handles> current_;
+};
+
 struct account_actors {
   account_config config;
   std::string dir;
-  journal_actor journal;
-  ack_tracker_actor acks;
-  session_actor session;
+  account_supervisor_actor supervisor;
+  std::shared_ptr<account_handle_cache> cache;
 };
 
 /// <data_dir>/accounts/<name>
 std::string account_dir(const bridge_config& cfg, const std::string& name);
-
-/// Opens the account's journal and cursors and starts its upstream session.
-caf::expected<account_actors> spawn_account(caf::actor_system& sys, const bridge_config& cfg,
-                                            const account_config& account,
-                                            const std::string& self_exe);
 
 }  // namespace wabridge

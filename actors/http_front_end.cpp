@@ -1,6 +1,10 @@
 #include "actors/http_front_end.hpp"
 
+#include "actors/drainable_server.hpp"
+
+#include "actors/account_supervisor.hpp"
 #include "common/version.hpp"
+#include "supervisor/listen_socket.hpp"
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -28,12 +32,6 @@ using clock_type = std::chrono::steady_clock;
 constexpr auto actor_timeout = std::chrono::seconds(10);
 constexpr const char* default_consumer = "default";
 
-// httplib is handed a socket we created; it only needs svr_sock_ set.
-class adoptable_server : public httplib::Server {
- public:
-  void adopt(int fd) { svr_sock_ = fd; }
-};
-
 int status_for(errc code) {
   switch (code) {
     case errc::invalid_argument:
@@ -51,6 +49,7 @@ int status_for(errc code) {
     case errc::journal_failure:
     case errc::upstream_unavailable:
     case errc::shutting_down:
+    case errc::account_unavailable:
       return 503;
     default:
       return 500;
@@ -162,6 +161,31 @@ json session_json(const session_status& s) {
       {"qr", s.qr.empty() ? json(nullptr) : json(s.qr)}};
 }
 
+// The account supervisor's view: is the account running, restarting or failed, and why.
+json supervision_json(const account_handles& h) {
+  return json{{"state", h.state}, {"reason", h.reason}, {"restarts", h.restarts}};
+}
+
+// Why an account cannot serve a request right now (its actor is down).
+caf::error unavailable(const account_actors& acc, const account_handles& h) {
+  const std::string account = "account \"" + acc.config.name + "\"";
+  if (h.state == "draining" || h.state == "stopping" || h.state == "stopped")
+    return make_error(errc::shutting_down, account + " is " + h.state);
+  if (h.state == "failed")
+    return make_error(errc::account_unavailable,
+                      account + " failed and stays down until the worker restarts: " + h.reason);
+  if (h.state == "restarting")
+    return make_error(errc::account_unavailable,
+                      account + " is restarting (" + h.reason + "); retry shortly");
+  return make_error(errc::account_unavailable,
+                    "an actor of " + account + " is down; its restart is pending");
+}
+
+bool account_down(const caf::error& err) {
+  const errc code = code_of(err);
+  return code == errc::account_unavailable || code == errc::shutting_down;
+}
+
 }  // namespace
 
 class http_front_end::impl {
@@ -177,8 +201,11 @@ class http_front_end::impl {
 
   caf::expected<int> bind(int listen_fd) {
     if (listen_fd >= 0) {
+      if (!supervisor::is_listening_socket(listen_fd))
+        return make_error(errc::invalid_argument,
+                          "fd " + std::to_string(listen_fd) + " is not a listening socket");
       server_.adopt(listen_fd);
-      return cfg_.bridge.listen_port;
+      return static_cast<int>(supervisor::bound_port(listen_fd));
     }
     std::string host = cfg_.bridge.listen_host;
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -194,7 +221,7 @@ class http_front_end::impl {
 
   void serve() { server_.listen_after_bind(); }
   void begin_drain() { draining_ = true; }
-  void stop() { server_.stop(); }
+  void stop() { server_.stop_accepting(); }
 
  private:
   struct account_view {
@@ -210,23 +237,58 @@ class http_front_end::impl {
     caf::scoped_actor self{sys_};
     caf::expected<Reply> result{make_error(errc::timeout, "no reply")};
     self->request(handle, timeout, std::forward<Msg>(msg))
-        .receive([&](Reply& reply) { result = std::move(reply); },
-                 [&](caf::error& err) {
-                   result =
-                       code_of(err) == errc::io_failure && err.category() != caf::atom("wabridge")
-                           ? make_error(errc::timeout, "actor did not answer: " + describe(err))
-                           : err;
-                 });
+        .receive(
+            [&](Reply& reply) { result = std::move(reply); },
+            [&](caf::error& err) {
+              if (err == caf::sec::request_receiver_down)
+                // The actor (or one it asked on our behalf) stopped:
+                // call() asks the supervisor what runs now.
+                result = make_error(errc::account_unavailable, "actor is down");
+              else if (code_of(err) == errc::io_failure && err.category() != caf::atom("wabridge"))
+                result = make_error(errc::timeout, "actor did not answer: " + describe(err));
+              else
+                result = err;
+            });
     return result;
+  }
+
+  // The account's current handles from its supervisor; also updates the cache.
+  caf::expected<account_handles> refresh(const account_actors& acc) {
+    return refresh_handles(sys_, acc, actor_timeout);
+  }
+
+  // Asks the account's journal, ack tracker or session (`member`) as cached.
+  // When that actor turns out to be down, takes fresh handles from the
+  // account supervisor and tries once more if a new incarnation runs;
+  // otherwise answers why the account cannot serve (503). `used` receives
+  // the handle that answered.
+  template <class Reply, class Handle, class Msg>
+  caf::expected<Reply> call(const account_actors& acc, Handle account_handles::*member,
+                            const Msg& msg, std::chrono::milliseconds timeout = actor_timeout,
+                            Handle* used = nullptr) {
+    const Handle first = (*acc.cache->get()).*member;
+    if (first) {
+      auto reply = ask<Reply>(first, msg, timeout);
+      if (reply || !account_down(reply.error())) {
+        if (used != nullptr) *used = first;
+        return reply;
+      }
+    }
+    auto fresh = refresh(acc);
+    if (!fresh) return fresh.error();
+    const Handle second = (*fresh).*member;
+    if (!second || second == first) return unavailable(acc, *fresh);
+    if (used != nullptr) *used = second;
+    return ask<Reply>(second, msg, timeout);
   }
 
   caf::expected<account_view> view(const account_actors& acc) {
     account_view v;
-    auto session = ask<session_status>(acc.session, stats_atom::value);
+    auto session = call<session_status>(acc, &account_handles::session, stats_atom::value);
     if (!session) return session.error();
-    auto journal = ask<journal_stats>(acc.journal, stats_atom::value);
+    auto journal = call<journal_stats>(acc, &account_handles::journal, stats_atom::value);
     if (!journal) return journal.error();
-    auto acks = ask<ack_stats>(acc.acks, stats_atom::value);
+    auto acks = call<ack_stats>(acc, &account_handles::acks, stats_atom::value);
     if (!acks) return acks.error();
     v.session = std::move(*session);
     v.journal = std::move(*journal);
@@ -295,8 +357,6 @@ class http_front_end::impl {
 
   void configure() {
     const auto& http = cfg_.http;
-    const size_t threads = http.threads;
-    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server_.set_payload_max_length(http.max_body_bytes);
     server_.set_read_timeout(std::chrono::milliseconds(http.read_timeout));
     server_.set_write_timeout(std::chrono::milliseconds(http.write_timeout));
@@ -349,13 +409,36 @@ class http_front_end::impl {
   void health(const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
     const std::string consumer = consumer_param(req, res);
     if (consumer.empty()) return;
+    // Fresh from the supervisor: the cache alone would keep showing a
+    // restart that is long over.
+    if (auto fresh = refresh(acc); !fresh) return send_error(res, fresh.error());
     auto v = view(acc);
+    const auto supervision = acc.cache->get();
+    if (!v && account_down(v.error())) {
+      // The account's actors are (partly) down. Still 200, as the Node
+      // bridge's clients expect; what the journal would say is unknown.
+      json body{{"status", "disconnected"},
+                {"queueLength", 0},
+                {"uptime", uptime_seconds()},
+                {"account", acc.config.name},
+                {"consumer", consumer},
+                {"upstreamState", supervision->state},
+                {"healthy", false},
+                {"journalDegraded", false},
+                {"lastSeq", nullptr},
+                {"ackedSeq", nullptr},
+                {"version", version},
+                {"workerPid", static_cast<int64_t>(::getpid())},
+                {"supervision", supervision_json(*supervision)},
+                {"error", describe(v.error())}};
+      return send_json(res, 200, body);
+    }
     if (!v) return send_error(res, v.error());
     uint64_t acked = 0;
     for (const auto& c : v->acks.consumers)
       if (c.name == consumer) acked = c.acked_seq;
     const bool connected = v->session.state == "connected";
-    const bool healthy = connected && !v->journal.degraded;
+    const bool healthy = connected && !v->journal.degraded && supervision->state == "running";
     json body{{"status", connected ? "connected" : "disconnected"},
               {"queueLength", v->journal.last_seq - std::min(acked, v->journal.last_seq)},
               {"uptime", uptime_seconds()},
@@ -366,7 +449,9 @@ class http_front_end::impl {
               {"journalDegraded", v->journal.degraded},
               {"lastSeq", v->journal.last_seq},
               {"ackedSeq", acked},
-              {"version", version}};
+              {"version", version},
+              {"workerPid", static_cast<int64_t>(::getpid())},
+              {"supervision", supervision_json(*supervision)}};
     if (!v->journal.last_error.empty()) body["journalError"] = v->journal.last_error;
     send_json(res, 200, body);
   }
@@ -387,8 +472,9 @@ class http_front_end::impl {
       if (!wait) return send_error(res, 400, "wait must be a non-negative number of seconds");
       poll.wait_ms = std::min<int64_t>(*wait, cfg_.http.max_wait.count());
     }
-    auto page = ask<event_page>(acc.acks, std::move(poll),
-                                std::chrono::milliseconds(poll.wait_ms) + actor_timeout);
+    const auto timeout = std::chrono::milliseconds(poll.wait_ms) + actor_timeout;
+    ack_tracker_actor acks;  // the incarnation that served the page gets the delivered notice
+    auto page = call<event_page>(acc, &account_handles::acks, poll, timeout, &acks);
     if (!page) return send_error(res, page.error());
     std::string body;
     size_t total = 2;
@@ -412,7 +498,6 @@ class http_front_end::impl {
     // full; only then does it count as delivered for implicit acks.
     auto shared_body = std::make_shared<std::string>(std::move(body));
     const size_t length = shared_body->size();
-    auto acks = acc.acks;
     const uint64_t last_seq = page->last_seq;
     res.set_content_provider(
         length, "application/json",
@@ -442,7 +527,7 @@ class http_front_end::impl {
       ackreq.consumer = consumer_param(req, res);
       if (ackreq.consumer.empty()) return;
     }
-    auto reply = ask<ack_reply>(acc.acks, std::move(ackreq));
+    auto reply = call<ack_reply>(acc, &account_handles::acks, ackreq);
     if (!reply) return send_error(res, reply.error());
     send_json(res, 200, json{{"consumer", reply->consumer}, {"acked_seq", reply->acked_seq}});
   }
@@ -479,12 +564,20 @@ class http_front_end::impl {
             json{{"name", name}, {"error", "unauthorized: needs this account's token"}});
         continue;
       }
-      auto v = view(a);
-      if (!v) {
-        accounts.push_back(json{{"name", name}, {"error", describe(v.error())}});
+      if (auto fresh = refresh(a); !fresh) {
+        accounts.push_back(json{{"name", name}, {"error", describe(fresh.error())}});
         continue;
       }
-      accounts.push_back(account_json(a, *v));
+      auto v = view(a);
+      const auto supervision = supervision_json(*a.cache->get());
+      if (!v) {
+        accounts.push_back(
+            json{{"name", name}, {"error", describe(v.error())}, {"supervision", supervision}});
+        continue;
+      }
+      json entry = account_json(a, *v);
+      entry["supervision"] = supervision;
+      accounts.push_back(std::move(entry));
     }
     send_json(res, 200,
               json{{"version", version},
@@ -564,7 +657,7 @@ class http_front_end::impl {
   clock_type::time_point started_;
   bool loopback_only_ = true;
   std::atomic<bool> draining_{false};
-  adoptable_server server_;
+  drainable_server server_{cfg_.http.threads};
 };
 
 http_front_end::http_front_end(caf::actor_system& sys, bridge_config cfg,

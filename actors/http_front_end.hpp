@@ -3,7 +3,10 @@
 // turns them into typed domain messages for the account actors, and renders
 // the replies as JSON. HTTP never crosses into the actors. Request handlers
 // run on the server's thread pool, each talking to actors through its own
-// scoped_actor; the object itself is immutable after start() except stop().
+// scoped_actor; the object itself is immutable after start() except stop()
+// and the accounts' handle caches (account_handle_cache, thread-safe), which
+// follow restarts: a request that finds an actor down asks the account
+// supervisor for the current handles and retries once.
 #pragma once
 
 #include "actors/account.hpp"
@@ -36,7 +39,10 @@ class http_front_end {
   /// do not count as delivered. Safe from any thread.
   void begin_drain();
 
-  /// Stops accepting and closes the listener. Safe from any thread.
+  /// Stops accepting (the listening socket itself stays open for the
+  /// supervisor and the next worker) and ends keep-alive on accepted
+  /// connections once their current request is answered; serve() returns
+  /// when all of them are done. Safe from any thread.
   void stop();
 
  private:

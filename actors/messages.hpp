@@ -28,6 +28,7 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;  // session: resp
 using retry_atom = caf::atom_constant<caf::atom("retry")>;      // session: retry a failed append
 using drain_atom = caf::atom_constant<caf::atom("drain")>;      // any: graceful drain
 using newest_atom = caf::atom_constant<caf::atom("newest")>;    // journal: newest committed seq
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;    // account supervisor: handles
 
 // ---- session -> journal ---------------------------------------------------
 
@@ -164,7 +165,9 @@ struct session_status {
   uint64_t confirm_max_us = 0;
 };
 
-/// What a session's drain did (docs/architecture.md, "Graceful stop").
+/// What a drain did (docs/architecture.md, "Graceful stop"). A session fills
+/// the counters; the account supervisor passes them on and adds how the
+/// account's actors ended.
 struct drain_report {
   std::string account;
   uint64_t committed = 0;    // events committed while draining
@@ -172,6 +175,8 @@ struct drain_report {
   uint64_t unconfirmed = 0;  // received but not confirmed when the drain ended
   bool clean = false;        // the upstream stopped and every event was confirmed
   int64_t took_ms = 0;
+  bool journal_closed = false;  // supervisor: every actor is down, the LMDB environments closed
+  std::string account_state;    // supervisor: the account's state when the drain began
 };
 
 // ---- interfaces -----------------------------------------------------------
@@ -192,6 +197,27 @@ using session_actor =
                      caf::replies_to<drain_atom>::with<drain_report>,
                      caf::reacts_to<drain_atom, uint64_t>,  // self: drain deadline
                      caf::replies_to<stats_atom>::with<session_status>>;
+
+// ---- account supervisor ---------------------------------------------------
+
+/// The account's actors as they are now, from its supervisor
+/// (actors/account_supervisor.hpp). A handle is invalid while that actor is
+/// down (restarting, failed, stopped). Copies share the handles, not state.
+struct account_handles {
+  journal_actor journal;
+  ack_tracker_actor acks;
+  session_actor session;
+  std::string state = "running";  // running|restarting|failed|draining|stopping|stopped
+  std::string reason;             // why the account is not running; "" when running
+  uint32_t restarts = 0;          // restart rounds completed since start
+  uint64_t generation = 0;        // grows with every change of a handle or the state
+};
+
+using account_supervisor_actor =
+    caf::typed_actor<caf::replies_to<lookup_atom>::with<account_handles>,
+                     caf::replies_to<drain_atom>::with<drain_report>,
+                     caf::reacts_to<restart_atom, uint64_t>,  // self: backoff over, restart epoch
+                     caf::reacts_to<drain_atom, uint64_t>>;   // self: drain deadline
 
 // ---- inspection (CAF 0.17 form) ------------------------------------------
 
@@ -261,7 +287,7 @@ typename Inspector::result_type inspect(Inspector& f, session_status& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, drain_report& x) {
   return f(caf::meta::type_name("drain_report"), x.account, x.committed, x.confirmed, x.unconfirmed,
-           x.clean, x.took_ms);
+           x.clean, x.took_ms, x.journal_closed, x.account_state);
 }
 
 /// Milliseconds since the Unix epoch (wall clock, for receivedAt and ages).
@@ -275,6 +301,7 @@ int64_t steady_us();
 // Local-only messages that hold pointers or variants: never serialized.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::event_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::upstream_lines)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::account_handles)
 
 namespace wabridge::store {
 template <class Inspector>

@@ -1,6 +1,7 @@
 #include "actors/worker.hpp"
 
 #include "actors/account.hpp"
+#include "actors/account_supervisor.hpp"
 #include "actors/http_front_end.hpp"
 #include "common/version.hpp"
 
@@ -62,32 +63,36 @@ struct drain_totals {
 };
 
 // The worker side of a graceful stop (docs/architecture.md, "Graceful stop"):
-// no new connections; parked long-polls return early; every session stops
-// its upstream's intake and commits and confirms what it had received.
+// no new connections; every account supervisor runs its account's drain
+// (parked long-polls return early, the session stops its upstream's intake
+// and commits and confirms what it had received, then the account's actors
+// stop and close LMDB). Accounts drain in parallel.
 drain_totals drain(caf::actor_system& sys, http_front_end& http,
                    const std::map<std::string, account_actors>& accounts, millis drain_timeout) {
   http.begin_drain();
-  for (const auto& [name, a] : accounts) caf::anon_send(a.journal, drain_atom::value);
   drain_totals totals;
   caf::scoped_actor self{sys};
-  // All sessions drain at once: send every request, then collect the replies.
-  using handle = decltype(self->request(session_actor{}, drain_timeout, drain_atom::value));
+  // Every supervisor answers by drain_timeout at the latest (it reports
+  // then even if an actor is still stopping); the slack only covers a
+  // supervisor that cannot answer at all.
+  const auto timeout = drain_timeout + std::chrono::seconds(2);
+  using handle = decltype(self->request(account_supervisor_actor{}, timeout, drain_atom::value));
   std::vector<std::pair<std::string, handle>> pending;
   for (const auto& [name, a] : accounts)
-    pending.emplace_back(name, self->request(a.session, drain_timeout, drain_atom::value));
+    pending.emplace_back(name, self->request(a.supervisor, timeout, drain_atom::value));
   for (auto& entry : pending) {
     const std::string& name = entry.first;
     entry.second.receive(
         [&](drain_report& report) {
           spdlog::info(
               "upstream account={} drain done committed={} confirmed={} "
-              "unconfirmed={} clean={} took_ms={}",
+              "unconfirmed={} clean={} took_ms={} journal_closed={} state={}",
               report.account, report.committed, report.confirmed, report.unconfirmed, report.clean,
-              report.took_ms);
+              report.took_ms, report.journal_closed, report.account_state);
           totals.committed += report.committed;
           totals.confirmed += report.confirmed;
           totals.unconfirmed += report.unconfirmed;
-          totals.clean = totals.clean && report.clean;
+          totals.clean = totals.clean && report.clean && report.journal_closed;
         },
         [&](caf::error& err) {
           spdlog::warn("upstream account={} drain failed error=\"{}\"", name, describe(err));
@@ -100,14 +105,6 @@ drain_totals drain(caf::actor_system& sys, http_front_end& http,
 
 }  // namespace
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_mt("wabridge");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
-  logger->set_level(spdlog::level::from_str(level));
-  logger->flush_on(spdlog::level::trace);
-  spdlog::set_default_logger(logger);
-}
-
 int run_worker(const bridge_config& cfg, const worker_options& options) {
   // Shutdown signals are taken by sigwait below; every thread created from
   // here on (CAF's, httplib's, readers) inherits this mask.
@@ -115,10 +112,12 @@ int run_worker(const bridge_config& cfg, const worker_options& options) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);
-  sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);  // a dead upstream is an EPIPE error, not a dead worker
+  // Restart requests are the supervisor's business; a worker that drained on
+  // a stray SIGHUP (a closing terminal) would look like a crash to it.
+  ::signal(SIGHUP, SIG_IGN);
+  ::signal(SIGUSR1, SIG_IGN);
 
   std::string lock_error;
   const int lock_fd = lock_data_dir(cfg.bridge.data_dir, lock_error);
@@ -140,7 +139,10 @@ int run_worker(const bridge_config& cfg, const worker_options& options) {
     const std::string self_exe = self_exe_path();
     std::map<std::string, account_actors> accounts;
     for (const auto& account : cfg.accounts) {
-      auto actors = spawn_account(sys, cfg, account, self_exe);
+      // The supervisor opens the account's journal and cursors before it
+      // exists, so an account that cannot start is an error here.
+      auto actors =
+          spawn_account_supervisor(sys, make_account_supervisor_config(cfg, account, self_exe));
       if (!actors) {
         spdlog::error("worker cannot start account={} error=\"{}\"", account.name,
                       describe(actors.error()));
@@ -150,13 +152,11 @@ int run_worker(const bridge_config& cfg, const worker_options& options) {
       accounts.emplace(account.name, std::move(*actors));
     }
     auto stop_accounts = [&] {
-      // Sessions first (they stop their upstream), then readers of the
-      // journal, then the journals themselves.
+      // Each supervisor stops its session, ack tracker and journal in that
+      // order (a no-op after a drain), then itself; the actor_system
+      // destructor below waits for all of them.
       for (auto& [name, a] : accounts)
-        caf::anon_send_exit(a.session, caf::exit_reason::user_shutdown);
-      for (auto& [name, a] : accounts) caf::anon_send_exit(a.acks, caf::exit_reason::user_shutdown);
-      for (auto& [name, a] : accounts)
-        caf::anon_send_exit(a.journal, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(a.supervisor, caf::exit_reason::user_shutdown);
     };
     if (exit_code != 0) {
       stop_accounts();
@@ -172,8 +172,14 @@ int run_worker(const bridge_config& cfg, const worker_options& options) {
       return 2;
     }
     std::thread server([&] { http.serve(); });
-    spdlog::info("worker ready pid={} version={} listen={}:{} accounts={} data_dir={}", ::getpid(),
-                 version, cfg.bridge.listen_host, *port, accounts.size(), cfg.bridge.data_dir);
+    spdlog::info(
+        "worker ready pid={} generation={} version={} listen={}:{} accounts={} data_dir={} "
+        "startup_ms={}",
+        ::getpid(), options.generation, version, cfg.bridge.listen_host, *port, accounts.size(),
+        cfg.bridge.data_dir,
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                              started)
+            .count());
     if (options.ready_fd >= 0) {
       const std::string line = "ready " + std::to_string(*port) + "\n";
       (void)!::write(options.ready_fd, line.data(), line.size());
@@ -181,6 +187,9 @@ int run_worker(const bridge_config& cfg, const worker_options& options) {
     }
     int sig = 0;
     sigwait(&stop_signals, &sig);
+    // Watchdog: a drain that hangs must not leave an orphan when no
+    // supervisor is left to kill us (SIGALRM's default action ends the process).
+    ::alarm(static_cast<unsigned>(cfg.supervisor.drain_timeout.count() / 1000 + 5));
     const auto drain_start = std::chrono::steady_clock::now();
     spdlog::info("worker drain begin signal={} accounts={}", sigabbrev_np(sig), accounts.size());
     const drain_totals totals = drain(sys, http, accounts, cfg.supervisor.drain_timeout);

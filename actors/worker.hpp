@@ -10,14 +10,13 @@
 namespace wabridge {
 
 struct worker_options {
-  int listen_fd = -1;  // inherited listening socket; -1 = bind cfg.bridge.listen
-  int ready_fd = -1;   // write "ready <port>\n" here once serving; -1 = none
+  int listen_fd = -1;       // inherited listening socket; -1 = bind cfg.bridge.listen
+  int ready_fd = -1;        // write "ready <port>\n" here once serving; -1 = none
+  int supervisor_pid = 0;   // the supervisor that spawned us; 0 = run standalone
+  uint64_t generation = 0;  // which worker generation this is (for /status and logs)
 };
 
 /// Runs until a shutdown signal; returns the process exit code.
 int run_worker(const bridge_config& cfg, const worker_options& options);
-
-/// Configures spdlog: stderr, one line per record, level from the config.
-void setup_logging(const std::string& level);
 
 }  // namespace wabridge

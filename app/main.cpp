@@ -2,11 +2,17 @@
 // and hands over; the work lives in actors/, sim/, config/ and app/status.
 #include "actors/worker.hpp"
 #include "app/status_command.hpp"
+#include "common/logging.hpp"
 #include "common/version.hpp"
 #include "config/config.hpp"
 #include "sim/sim_upstream.hpp"
+#include "supervisor/process_supervisor.hpp"
 
 #include <CLI/CLI.hpp>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
@@ -35,14 +41,24 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("wabridge ") + wabridge::version);
 
   std::string config_path;
-  auto* run = app.add_subcommand("run", "Run the bridge (the embedded demo config without -c)");
+  auto* run = app.add_subcommand(
+      "run", "Run the bridge under its supervisor (the embedded demo config without -c)");
   run->add_option("-c,--config", config_path, "TOML config file");
+  // Carried across the supervisor's re-exec of itself; not for operators.
+  wabridge::supervisor::supervisor_options supervisor_opts;
+  run->add_option("--listen-fd", supervisor_opts.inherited_listen_fd)->group("");
+  run->add_option("--generation", supervisor_opts.generation)->group("");
+  run->add_option("--restarts", supervisor_opts.restarts)->group("");
+  run->add_option("--crashes", supervisor_opts.crashes)->group("");
+  run->add_option("--reexec-reason", supervisor_opts.reexec_reason)->group("");
 
   auto* worker = app.add_subcommand("worker", "Run one worker generation (internal)");
   wabridge::worker_options worker_opts;
   worker->add_option("-c,--config", config_path, "TOML config file");
   worker->add_option("--listen-fd", worker_opts.listen_fd, "inherited listening socket");
   worker->add_option("--ready-fd", worker_opts.ready_fd, "fd to announce readiness on");
+  worker->add_option("--supervisor-pid", worker_opts.supervisor_pid, "exit if this parent is gone");
+  worker->add_option("--generation", worker_opts.generation, "worker generation number");
   worker->group("");  // hidden
 
   auto* check = app.add_subcommand("check-config", "Validate a config file and exit");
@@ -84,6 +100,7 @@ int main(int argc, char** argv) {
       auto cfg = load_or_report(config_path);
       if (!cfg) return 2;
       status_opts.url = "http://" + cfg->bridge.listen;
+      status_opts.data_dir = cfg->bridge.data_dir;
       if (status_opts.token.empty()) {
         if (const auto* acc = cfg->find_account(cfg->bridge.default_account))
           status_opts.token = acc->token;
@@ -94,10 +111,24 @@ int main(int argc, char** argv) {
     return wabridge::run_status_command(status_opts);
   }
 
-  // run and worker: for now `run` hosts the worker in-process (the
-  // supervisor process arrives with issue #3).
+  if (*worker) {
+    // A worker dies with its supervisor, even a kill -9'd one: SIGTERM makes
+    // it drain (and its own watchdog bounds that). The parent may already be
+    // gone by the time the death signal is armed, hence the check after it.
+    if (worker_opts.supervisor_pid > 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != worker_opts.supervisor_pid) return 3;
+    }
+    auto cfg = load_or_report(config_path);
+    if (!cfg) return 2;
+    wabridge::setup_logging(cfg->log.level);
+    return wabridge::run_worker(*cfg, worker_opts);
+  }
+
+  // run: the supervisor process.
   auto cfg = load_or_report(config_path);
   if (!cfg) return 2;
+  supervisor_opts.config_path = config_path.empty() ? std::string{} : cfg->source_path;
   wabridge::setup_logging(cfg->log.level);
-  return wabridge::run_worker(*cfg, worker_opts);
+  return wabridge::supervisor::run_supervisor(*cfg, supervisor_opts);
 }

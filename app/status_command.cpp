@@ -1,13 +1,18 @@
 #include "app/status_command.hpp"
 
+#include "supervisor/supervisor_state.hpp"
+
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 namespace wabridge {
 namespace {
+
+using nlohmann::json;
 
 std::string age(double seconds) {
   char buf[32];
@@ -20,62 +25,82 @@ std::string age(double seconds) {
   return buf;
 }
 
-}  // namespace
+std::string age_since_ms(int64_t wall_ms) {
+  if (wall_ms <= 0) return "-";
+  return age(static_cast<double>(supervisor::wall_clock_ms() - wall_ms) / 1000.0);
+}
 
-int run_status_command(const status_options& options) {
+// GET /status, with the accounts behind their own token asked separately
+// (the bare listing shows their detail only to holders of their token).
+std::optional<json> fetch_status(const status_options& options, bool quick, std::string& error) {
   httplib::Client client(options.url);
   client.set_connection_timeout(2, 0);
-  client.set_read_timeout(5, 0);
+  // A restarting worker leaves requests waiting in the backlog: don't wait long then.
+  client.set_read_timeout(quick ? 2 : 5, 0);
   httplib::Headers headers{{"Host", "localhost"}};
   if (!options.token.empty()) headers.emplace("Authorization", "Bearer " + options.token);
   auto res = client.Get("/status", headers);
   if (!res) {
-    if (options.json) {
-      std::cout << nlohmann::json{{"running", false}, {"url", options.url}}.dump() << '\n';
-    } else {
-      std::cout << "wabridge is not running at " << options.url << " ("
-                << httplib::to_string(res.error()) << ")\n";
-    }
-    return 2;
+    error = httplib::to_string(res.error());
+    return std::nullopt;
   }
-  auto body = nlohmann::json::parse(res->body, nullptr, false);
+  auto body = json::parse(res->body, nullptr, false);
   if (res->status != 200 || body.is_discarded() || !body.is_object()) {
-    std::cerr << "unexpected answer from " << options.url << ": HTTP " << res->status << ' '
-              << res->body.substr(0, 200) << '\n';
-    return 1;
+    error = "HTTP " + std::to_string(res->status) + " " + res->body.substr(0, 200);
+    return std::nullopt;
   }
-  // Accounts behind their own token: ask each one with its token.
   for (const auto& [name, token] : options.account_tokens) {
     if (token.empty()) continue;
     httplib::Headers account_headers{{"Host", "localhost"}, {"Authorization", "Bearer " + token}};
     auto one = client.Get(("/accounts/" + name + "/status").c_str(), account_headers);
     if (!one || one->status != 200) continue;
-    auto detail = nlohmann::json::parse(one->body, nullptr, false);
+    auto detail = json::parse(one->body, nullptr, false);
     if (detail.is_discarded() || !detail.contains("accounts") || detail["accounts"].empty())
       continue;
     for (auto& acc : body["accounts"])
       if (acc.value("name", "") == name) acc = detail["accounts"][0];
   }
+  return body;
+}
+
+bool accounts_healthy(const json& body) {
   bool healthy = true;
-  for (const auto& acc : body.value("accounts", nlohmann::json::array())) {
+  for (const auto& acc : body.value("accounts", json::array())) {
     if (acc.contains("error"))
       healthy = false;
     else if (acc["upstream"].value("state", "") != "connected" ||
              acc["journal"].value("degraded", false))
       healthy = false;
+    else if (acc.contains("supervision") && acc["supervision"].value("state", "") != "running")
+      healthy = false;
   }
-  if (options.json) {
-    body["running"] = true;
-    body["healthy"] = healthy;
-    std::cout << body.dump(2) << '\n';
-    return healthy ? 0 : 1;
-  }
-  std::printf("wabridge %s  pid %lld  up %s  listen %s  %s\n", body.value("version", "?").c_str(),
-              static_cast<long long>(body.value("pid", 0)), age(body.value("uptime", 0.0)).c_str(),
-              body.value("listen", "?").c_str(), healthy ? "healthy" : "DEGRADED");
+  return healthy;
+}
+
+void print_supervisor(const supervisor::supervisor_state& s) {
+  std::printf("supervisor pid %lld  up %s  state %s  listen %s\n", static_cast<long long>(s.pid),
+              age_since_ms(s.started_at_ms).c_str(), s.state.c_str(), s.listen.c_str());
+  if (s.worker_pid > 0)
+    std::printf("worker     pid %lld  up %s  generation %llu  %s\n",
+                static_cast<long long>(s.worker_pid), age_since_ms(s.worker_started_at_ms).c_str(),
+                static_cast<unsigned long long>(s.generation),
+                s.worker_ready ? "ready" : "starting");
+  else
+    std::printf("worker     not running\n");
+  std::printf("restarts   %u (crashes %u)  last exit %s%s  last restart %s\n", s.restarts,
+              s.crashes, s.last_exit.empty() ? "-" : s.last_exit.c_str(),
+              s.last_exit.empty() ? "" : (s.last_exit_expected ? " (expected)" : " (unexpected)"),
+              s.last_restart_reason.empty() ? "-" : s.last_restart_reason.c_str());
+  if (s.state == "backoff" && s.next_restart_at_ms > 0)
+    std::printf("next restart in %lld ms\n",
+                static_cast<long long>(s.next_restart_at_ms - supervisor::wall_clock_ms()));
+  if (!s.message.empty()) std::printf("note       %s\n", s.message.c_str());
+}
+
+void print_accounts(const json& body) {
   std::printf("%-16s %-8s %-13s %-8s %-9s %-10s %-8s %-8s %s\n", "ACCOUNT", "KIND", "UPSTREAM",
               "PID", "RESTARTS", "LAST-SEQ", "JOURNAL", "UNACKED", "OLDEST-UNACKED");
-  for (const auto& acc : body.value("accounts", nlohmann::json::array())) {
+  for (const auto& acc : body.value("accounts", json::array())) {
     if (acc.contains("error")) {
       std::printf("%-16s error: %s\n", acc.value("name", "?").c_str(),
                   acc.value("error", "").c_str());
@@ -91,7 +116,65 @@ int run_status_command(const status_options& options) {
                 j.value("degraded", false) ? "DEGRADED" : "ok",
                 static_cast<unsigned long long>(acc.value("unacked", 0ull)),
                 oldest.is_number() ? age(oldest.get<double>() / 1000.0).c_str() : "-");
+    if (acc.contains("supervision") && acc["supervision"].value("state", "") != "running")
+      std::printf("%-16s actors %s: %s\n", "", acc["supervision"].value("state", "?").c_str(),
+                  acc["supervision"].value("reason", "").c_str());
   }
+}
+
+}  // namespace
+
+int run_status_command(const status_options& options) {
+  // The supervisor's view, when we know where it publishes it.
+  std::optional<supervisor::supervisor_state> sup;
+  bool sup_alive = false;
+  if (!options.data_dir.empty()) {
+    sup_alive = supervisor::supervisor_alive(options.data_dir);
+    sup = supervisor::read_state_file(options.data_dir);
+  }
+  const bool knows_supervisor = !options.data_dir.empty();
+  if (knows_supervisor && !sup_alive) {
+    const bool gave_up = sup && sup->state == "gave_up";
+    if (options.json) {
+      json out{{"running", false}, {"url", options.url}};
+      if (sup) out["supervisor"] = to_json(*sup);
+      std::cout << out.dump(2) << '\n';
+    } else if (gave_up) {
+      std::cout << "wabridge is not running: the supervisor gave up (" << sup->message
+                << "); last exit " << sup->last_exit << "\n";
+    } else {
+      std::cout << "wabridge is not running (no supervisor holds "
+                << supervisor::lock_file_path(options.data_dir) << ")\n";
+    }
+    return 2;
+  }
+  const bool worker_serving = !sup || (sup->state == "running" && sup->worker_ready);
+  std::string error;
+  auto body = fetch_status(options, !worker_serving, error);
+  if (!body && !sup) {
+    if (options.json)
+      std::cout << json{{"running", false}, {"url", options.url}, {"error", error}}.dump(2) << '\n';
+    else
+      std::cout << "wabridge is not running at " << options.url << " (" << error << ")\n";
+    return 2;
+  }
+  const bool healthy = body && worker_serving && accounts_healthy(*body);
+  if (options.json) {
+    json out = body ? *body : json::object();
+    out["running"] = true;
+    out["healthy"] = healthy;
+    if (sup) out["supervisor"] = to_json(*sup);
+    if (!body) out["error"] = error;
+    std::cout << out.dump(2) << '\n';
+    return healthy ? 0 : 1;
+  }
+  if (body)
+    std::printf("wabridge %s  listen %s  %s\n", body->value("version", "?").c_str(),
+                body->value("listen", "?").c_str(), healthy ? "healthy" : "DEGRADED");
+  else
+    std::printf("wabridge  DEGRADED: the worker is not answering (%s)\n", error.c_str());
+  if (sup) print_supervisor(*sup);
+  if (body) print_accounts(*body);
   return healthy ? 0 : 1;
 }
 

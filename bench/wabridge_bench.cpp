@@ -9,6 +9,10 @@
 //   latency         receipt-to-confirm p50/p99 at 1,000 events/s
 //   drain           a consumer draining the ingest backlog, limit=1000 + ack
 //   jsonl_baseline  a JSONL queue in this process, one fdatasync per append
+//   restart         graceful restarts (SIGHUP and binary replacement) at
+//                   1,000 events/s with a polling, acking consumer: the gap
+//                   between the old worker's last answer and the new one's
+//                   first, the worker's drain time, failed requests, seq gaps
 //
 // Usage: wabridge_bench [--events N] [--only NAME]
 #include <httplib.h>
@@ -23,6 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -64,23 +70,32 @@ uint16_t free_port() {
 // One bridge process on a fresh data dir; SIGTERM on destruction.
 class bridge {
  public:
-  bridge(const std::string& name, const std::string& account_toml, const std::string& extra_toml) {
+  /// With `own_binary`, runs a copy of wabridge kept in the bench dir, so
+  /// that it can be replaced on disk (binary_path()).
+  bridge(const std::string& name, const std::string& account_toml, const std::string& extra_toml,
+         const std::string& log_level = "warn", bool own_binary = false) {
     dir_ = std::filesystem::temp_directory_path() /
            ("wabridge-bench-" + name + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    binary_ = WABRIDGE_BINARY;
+    if (own_binary) {
+      binary_ = (dir_ / "wabridge").string();
+      std::filesystem::copy_file(WABRIDGE_BINARY, binary_);
+    }
     port_ = free_port();
     const std::string cfg = (dir_ / "bench.toml").string();
     std::ofstream(cfg) << "[bridge]\nlisten = \"127.0.0.1:" << port_ << "\"\ndata_dir = \""
-                       << (dir_ / "data").string() << "\"\n[log]\nlevel = \"warn\"\n"
+                       << (dir_ / "data").string() << "\"\n[log]\nlevel = \"" << log_level << "\"\n"
                        << extra_toml << "\n[[account]]\nname = \"main\"\nupstream = \"sim\"\n"
                        << account_toml;
-    const std::string log = (dir_ / "bridge.log").string();
+    log_ = (dir_ / "bridge.log").string();
+    const std::string& log = log_;
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> args{WABRIDGE_BINARY, "run", "-c", cfg};
+    std::vector<std::string> args{binary_, "run", "-c", cfg};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -104,6 +119,15 @@ class bridge {
     int status = 0;
     ::waitpid(pid_, &status, 0);
     std::filesystem::remove_all(dir_);
+  }
+
+  pid_t pid() const { return pid_; }
+  uint16_t port() const { return port_; }
+  const std::string& binary_path() const { return binary_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  std::string log_text() const {
+    std::ifstream in(log_);
+    return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
   httplib::Client client() const {
@@ -149,6 +173,8 @@ class bridge {
 
  private:
   std::filesystem::path dir_;
+  std::string binary_;
+  std::string log_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;
 };
@@ -253,6 +279,125 @@ void bench_jsonl_baseline() {
   print("jsonl_baseline", "append + fdatasync per event", double(n) / secs, "ev/s");
 }
 
+// One answer (or failure) seen by the restart bench's prober.
+struct probe_sample {
+  steady::time_point at;
+  bool ok = false;
+  int64_t worker_pid = 0;
+};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void bench_restart() {
+  constexpr int restarts = 6;
+  bridge b("restart", sim_toml(1000, 0), "[supervisor]\nwatch_interval = \"100ms\"\n", "info",
+           /*own_binary=*/true);
+  std::atomic<bool> stop{false};
+
+  // A gateway-like consumer: long-poll, ack each page; counts seq gaps.
+  std::atomic<uint64_t> consumer_gaps{0};
+  std::atomic<uint64_t> consumed{0};
+  std::thread consumer([&] {
+    uint64_t acked = 0;
+    auto c = b.client();
+    c.Post("/ack", json{{"up_to_seq", 0}, {"consumer", "bench"}}.dump(), "application/json");
+    const std::string marker = "{\"seq\":";
+    while (!stop) {
+      auto res = c.Get("/messages?limit=1000&wait=1&consumer=bench");
+      if (!res || res->status != 200) {
+        std::this_thread::sleep_for(5ms);
+        continue;
+      }
+      const std::string& body = res->body;
+      const size_t first_at = body.find(marker);
+      if (first_at == std::string::npos) continue;
+      const uint64_t first = std::strtoull(body.c_str() + first_at + marker.size(), nullptr, 10);
+      if (first != acked + 1) ++consumer_gaps;
+      const uint64_t last =
+          std::strtoull(body.c_str() + body.rfind(marker) + marker.size(), nullptr, 10);
+      auto ack = c.Post("/ack", json{{"up_to_seq", last}, {"consumer", "bench"}}.dump(),
+                        "application/json");
+      if (ack && ack->status == 200) {
+        consumed += last - acked;
+        acked = last;
+      }
+    }
+  });
+
+  // Fresh connection per request, no pause: what a client sees of a restart.
+  std::vector<probe_sample> samples;
+  std::thread prober([&] {
+    while (!stop) {
+      httplib::Client c("127.0.0.1", b.port());
+      c.set_keep_alive(false);
+      c.set_read_timeout(30, 0);
+      auto res = c.Get("/health");
+      probe_sample sample{steady::now(), res && res->status == 200, 0};
+      if (sample.ok) {
+        auto body = json::parse(res->body, nullptr, false);
+        if (body.is_object()) sample.worker_pid = body.value("workerPid", int64_t{0});
+      }
+      samples.push_back(sample);
+    }
+  });
+
+  std::this_thread::sleep_for(1s);
+  for (int i = 0; i < restarts; ++i) {
+    const auto before = b.get("/health").value("workerPid", int64_t{0});
+    if (i % 2 == 0) {
+      ::kill(b.pid(), SIGHUP);
+    } else {
+      const std::string fresh = b.binary_path() + ".new";
+      std::filesystem::copy_file(WABRIDGE_BINARY, fresh);
+      std::filesystem::rename(fresh, b.binary_path());
+    }
+    const auto start = steady::now();
+    while (seconds_since(start) < 30 && b.get("/health").value("workerPid", before) == before)
+      std::this_thread::sleep_for(20ms);
+    std::this_thread::sleep_for(500ms);
+  }
+  stop = true;
+  prober.join();
+  consumer.join();
+
+  std::vector<double> gaps;
+  uint64_t failures = 0;
+  int64_t pid = 0;
+  steady::time_point last_of_old{};
+  for (const auto& s : samples) {
+    if (!s.ok) {
+      ++failures;
+      continue;
+    }
+    if (pid != 0 && s.worker_pid != pid)
+      gaps.push_back(std::chrono::duration<double, std::milli>(s.at - last_of_old).count());
+    pid = s.worker_pid;
+    last_of_old = s.at;
+  }
+  std::vector<double> drains;
+  const std::string log = b.log_text();
+  const std::string needle = "supervisor drain done ";
+  for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+    const size_t took = log.find("took_ms=", at);
+    if (took != std::string::npos) drains.push_back(std::strtod(log.c_str() + took + 8, nullptr));
+  }
+  print("restart", "graceful restarts measured", double(gaps.size()), "");
+  print("restart", "gap last old->first new, median", median(gaps), "ms");
+  print("restart", "gap last old->first new, max",
+        gaps.empty() ? 0 : *std::max_element(gaps.begin(), gaps.end()), "ms");
+  print("restart", "worker drain time @1000 ev/s, median", median(drains), "ms");
+  print("restart", "worker drain time @1000 ev/s, max",
+        drains.empty() ? 0 : *std::max_element(drains.begin(), drains.end()), "ms");
+  print("restart", "failed or refused requests", double(failures), "");
+  print("restart", "requests answered", double(samples.size() - failures), "");
+  print("restart", "consumer seq gaps", double(consumer_gaps), "");
+  print("restart", "events consumed and acked", double(consumed), "");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -276,5 +421,6 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "latency") bench_latency();
   if (only.empty() || only == "drain") bench_drain(events);
   if (only.empty() || only == "jsonl") bench_jsonl_baseline();
+  if (only.empty() || only == "restart") bench_restart();
   return 0;
 }

@@ -32,6 +32,8 @@ const char* to_string(errc code) {
       return "protocol_violation";
     case errc::config_invalid:
       return "config_invalid";
+    case errc::account_unavailable:
+      return "account_unavailable";
   }
   return "unknown";
 }

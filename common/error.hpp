@@ -29,6 +29,7 @@ enum class errc : uint8_t {
   io_failure,            // a file or process operation failed
   protocol_violation,    // an upstream line that does not follow the protocol
   config_invalid,        // the configuration has problems
+  account_unavailable,   // the account's actors are restarting or have failed (HTTP 503)
 };
 
 /// Stable lower_snake_case name of a code, used in logs and JSON.

@@ -68,6 +68,8 @@ struct supervisor_config {
   millis stable_after{60'000};      // a worker up this long resets the backoff
   uint32_t intensity_max = 10;      // crashes allowed ...
   millis intensity_window{60'000};  // ... within this window before giving up
+  millis watch_interval{1'000};     // how often the binary and config file are checked
+  millis ready_timeout{30'000};     // a worker not ready by then is killed (counts as a crash)
 };
 
 /// [log]

@@ -335,7 +335,7 @@ class config_checker {
     const std::string path = "supervisor";
     reject_unknown(t, path,
                    {"drain_timeout", "backoff_initial", "backoff_max", "stable_after",
-                    "intensity_max", "intensity_window"});
+                    "intensity_max", "intensity_window", "watch_interval", "ready_timeout"});
     auto& s = config_.supervisor;
     read_duration(t, "drain_timeout", path, s.drain_timeout, false);
     const toml::node* initial = read_duration(t, "backoff_initial", path, s.backoff_initial, false);
@@ -344,6 +344,8 @@ class config_checker {
     read_integer(t, "intensity_max", path, s.intensity_max, 1,
                  std::numeric_limits<uint32_t>::max());
     read_duration(t, "intensity_window", path, s.intensity_window, false);
+    read_duration(t, "watch_interval", path, s.watch_interval, false);
+    read_duration(t, "ready_timeout", path, s.ready_timeout, false);
     // Compare only values that were read successfully (or are defaults), so a
     // bad value is not reported twice.
     const bool initial_ok = initial != nullptr || t.get("backoff_initial") == nullptr;

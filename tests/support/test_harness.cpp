@@ -212,7 +212,7 @@ std::string config_text(const bridge_options& options) {
   if (!options.default_account.empty())
     out << "default_account = " << toml_string(options.default_account) << '\n';
   out << "\n[supervisor]\ndrain_timeout = \"10s\"\n"
-      << "\n[log]\nlevel = " << toml_string(options.log_level) << "\n\n"
+      << options.supervisor_toml << "\n[log]\nlevel = " << toml_string(options.log_level) << "\n\n"
       << options.extra_toml << '\n';
   for (const auto& acc : options.accounts) {
     out << "[[account]]\n"
@@ -417,7 +417,8 @@ void bridge_process::spawn() {
     std::ofstream log(log_path_, std::ios::app);
     log << "==== harness: wabridge run -c " << config_path_ << " ====\n";
   }
-  pid_ = spawn_in_own_group({binary_path(), "run", "-c", config_path_}, log_path_, log_path_);
+  const std::string binary = binary_.empty() ? binary_path() : binary_;
+  pid_ = spawn_in_own_group({binary, "run", "-c", config_path_}, log_path_, log_path_);
   if (pid_ < 0) FAIL("cannot spawn " << binary_path() << ": " << std::strerror(errno));
   exited_ = false;
   exit_code_ = -1;
@@ -480,10 +481,45 @@ void bridge_process::kill_group() {
   reap(true);
 }
 
-void bridge_process::kill_worker() {
+void bridge_process::kill_supervisor() {
   REQUIRE(running());
   ::kill(pid_, SIGKILL);
   reap(true);
+}
+
+pid_t bridge_process::worker_pid() const {
+  if (pid_ <= 0) return -1;
+  for (pid_t member : group_members()) {
+    const std::string stat = read_file("/proc/" + std::to_string(member) + "/stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 1));
+    std::string state;
+    long ppid = 0;
+    if (!(fields >> state >> ppid) || ppid != pid_ || state == "Z") continue;
+    // argv is NUL-separated: "wabridge\0worker\0..."
+    const std::string cmdline = read_file("/proc/" + std::to_string(member) + "/cmdline");
+    if (cmdline.find(std::string("\0worker\0", 8)) != std::string::npos) return member;
+  }
+  return -1;
+}
+
+pid_t bridge_process::wait_worker(pid_t not_this, std::chrono::milliseconds deadline) const {
+  pid_t found = -1;
+  eventually(
+      [&] {
+        found = worker_pid();
+        return found > 0 && found != not_this;
+      },
+      deadline, 5ms);
+  return found != not_this ? found : -1;
+}
+
+pid_t bridge_process::kill_worker() {
+  REQUIRE(running());
+  const pid_t worker = worker_pid();
+  if (worker > 0) ::kill(worker, SIGKILL);
+  return worker;
 }
 
 bool bridge_process::reap(bool block) {
@@ -554,8 +590,9 @@ std::string bridge_process::log() const {
 namespace {
 
 bridge_options make_options(const temp_dir& dir, std::vector<sim_account> accounts,
-                            std::string extra_toml) {
+                            std::string extra_toml, std::string supervisor_toml) {
   bridge_options out;
+  out.supervisor_toml = std::move(supervisor_toml);
   out.port = free_loopback_port();
   out.data_dir = dir.file("data");
   out.accounts = std::move(accounts);
@@ -566,8 +603,9 @@ bridge_options make_options(const temp_dir& dir, std::vector<sim_account> accoun
 }  // namespace
 
 running_bridge::running_bridge(std::vector<sim_account> accounts, bool start,
-                               std::string extra_toml)
-    : options(make_options(dir, std::move(accounts), std::move(extra_toml))),
+                               std::string extra_toml, std::string supervisor_toml)
+    : options(make_options(dir, std::move(accounts), std::move(extra_toml),
+                           std::move(supervisor_toml))),
       config_path(dir.file("wabridge.toml")),
       process(config_path, dir.file("bridge.log"), options.port,
               options.accounts.empty() ? std::string() : options.accounts.front().token) {

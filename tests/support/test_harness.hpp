@@ -79,6 +79,8 @@ struct bridge_options {
   std::string log_level = "info";
   /// Raw TOML tables inserted before the accounts, e.g. "[http]\nmax_wait = \"10s\"\n".
   std::string extra_toml;
+  /// Extra keys for the [supervisor] table (which always sets drain_timeout).
+  std::string supervisor_toml;
 };
 
 /// The TOML text for `options` (SPEC §2 format).
@@ -166,6 +168,10 @@ class bridge_process {
   bridge_process(const bridge_process&) = delete;
   bridge_process& operator=(const bridge_process&) = delete;
 
+  /// Runs `binary` instead of the build's wabridge (e.g. a copy the test
+  /// replaces on disk). Takes effect at the next spawn().
+  void set_binary(std::string binary) { binary_ = std::move(binary); }
+
   /// Spawns the process; does not wait for readiness.
   void spawn();
   /// Polls GET /health until 200; fails the test (printing the log) when the
@@ -174,15 +180,24 @@ class bridge_process {
   /// spawn() + wait_ready().
   void start(std::chrono::milliseconds deadline = 30s);
 
-  /// SIGTERM to the worker, then waits for it; fails the test when it is
+  /// SIGTERM to the supervisor, then waits for it; fails the test when it is
   /// still running after `timeout`. Returns its exit code (-1 if signalled).
   int stop(std::chrono::milliseconds timeout = 30s);
-  /// Waits for the worker to exit on its own; false when it still runs at the deadline.
+  /// Waits for the supervisor to exit on its own; false when it still runs at the deadline.
   bool wait_exit(std::chrono::milliseconds deadline);
-  /// SIGKILL to every process of the group and reaps the worker.
+  /// SIGKILL to every process of the group and reaps the supervisor.
   void kill_group();
-  /// SIGKILL to the worker only; its children must follow on their own.
-  void kill_worker();
+  /// SIGKILL to the supervisor only (`wabridge run`); the worker and its
+  /// children must follow on their own.
+  void kill_supervisor();
+  /// The current worker's pid (the supervisor's child running `wabridge
+  /// worker`), or -1 when none runs right now.
+  pid_t worker_pid() const;
+  /// Waits until a worker other than `not_this` (if given) runs; its pid.
+  pid_t wait_worker(pid_t not_this = -1, std::chrono::milliseconds deadline = 30s) const;
+  /// SIGKILL to the current worker only; the supervisor restarts it. Returns
+  /// the pid that was killed (-1 when no worker ran).
+  pid_t kill_worker();
 
   /// True once no process of the group exists (reaping zombies that were
   /// reparented to us), polling up to `wait`.
@@ -192,7 +207,7 @@ class bridge_process {
 
   bool running() const { return pid_ > 0 && !exited_; }
   pid_t pid() const { return pid_; }
-  /// Exit code of the worker after it was reaped; -1 when signalled.
+  /// Exit code of the supervisor after it was reaped; -1 when signalled.
   int exit_code() const { return exit_code_; }
   int exit_signal() const { return exit_signal_; }
   std::string log() const;
@@ -204,6 +219,7 @@ class bridge_process {
   void reap_group_zombies() const;
 
   std::string config_path_;
+  std::string binary_;  // "" = binary_path()
   std::string log_path_;
   uint16_t port_;
   std::string health_token_;
@@ -222,7 +238,7 @@ class running_bridge {
  public:
   /// Writes the config and, when `start` is set, starts the bridge.
   explicit running_bridge(std::vector<sim_account> accounts, bool start = true,
-                          std::string extra_toml = {});
+                          std::string extra_toml = {}, std::string supervisor_toml = {});
 
   temp_dir dir;
   bridge_options options;

@@ -1,0 +1,102 @@
+#include "actors/drainable_server.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+
+namespace wabridge {
+namespace {
+
+// True when `fd` is a connected TCP socket whose local port is `port`: a
+// connection accepted on our listening socket (outgoing sockets have other
+// local ports; the listener itself has no peer).
+bool is_accepted_connection(int fd, uint16_t port) {
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return false;
+  uint16_t local_port = 0;
+  if (local.ss_family == AF_INET)
+    local_port = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+  else if (local.ss_family == AF_INET6)
+    local_port = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+  else
+    return false;
+  if (local_port != port) return false;
+  sockaddr_storage peer{};
+  len = sizeof peer;
+  return ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
+}
+
+// SHUT_RD on every accepted connection: data already received stays
+// readable (Linux delivers the buffered request, then EOF), so the request
+// in hand is answered and keep-alive ends at once.
+void end_keep_alive(uint16_t port) {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  const int own = ::dirfd(dir);
+  while (dirent* entry = ::readdir(dir)) {
+    char* end = nullptr;
+    const long fd = std::strtol(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0' || fd == own) continue;
+    if (is_accepted_connection(static_cast<int>(fd), port))
+      ::shutdown(static_cast<int>(fd), SHUT_RD);
+  }
+  ::closedir(dir);
+}
+
+uint16_t local_port_of(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  return 0;
+}
+
+// httplib's thread pool, plus a hook at shutdown(): the accept loop calls it
+// right after it ended, before waiting for the request threads, which is
+// exactly when no connection can be added any more.
+class draining_pool : public httplib::TaskQueue {
+ public:
+  draining_pool(size_t threads, uint16_t port) : pool_(threads), port_(port) {}
+  void enqueue(std::function<void()> fn) override { pool_.enqueue(std::move(fn)); }
+  void shutdown() override {
+    end_keep_alive(port_);
+    pool_.shutdown();
+  }
+
+ private:
+  httplib::ThreadPool pool_;
+  uint16_t port_;
+};
+
+}  // namespace
+
+drainable_server::drainable_server(size_t threads) {
+  new_task_queue = [this, threads] { return new draining_pool(threads, local_port_of(svr_sock_)); };
+  // The accept loop notices stop_accepting() between polls.
+  set_idle_interval(std::chrono::milliseconds(20));
+}
+
+void drainable_server::adopt(int fd) {
+  svr_sock_ = fd;
+}
+
+void drainable_server::stop_accepting() {
+  const int fd = svr_sock_;
+  if (fd < 0) return;
+  // An unconnected, non-listening socket in place of the listener: accept()
+  // on it fails at once and the loop ends (then closes this inert socket).
+  const int inert = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (inert < 0) return;
+  ::dup3(inert, fd, O_CLOEXEC);
+  ::close(inert);
+}
+
+}  // namespace wabridge
