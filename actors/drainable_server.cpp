@@ -1,5 +1,7 @@
 #include "actors/drainable_server.hpp"
 
+#include "supervisor/listen_socket.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,19 +19,9 @@ namespace {
 // connection accepted on our listening socket (outgoing sockets have other
 // local ports; the listener itself has no peer).
 bool is_accepted_connection(int fd, uint16_t port) {
-  sockaddr_storage local{};
-  socklen_t len = sizeof local;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return false;
-  uint16_t local_port = 0;
-  if (local.ss_family == AF_INET)
-    local_port = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
-  else if (local.ss_family == AF_INET6)
-    local_port = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
-  else
-    return false;
-  if (local_port != port) return false;
+  if (supervisor::bound_port(fd) != port) return false;
   sockaddr_storage peer{};
-  len = sizeof peer;
+  socklen_t len = sizeof peer;
   return ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
 }
 
@@ -48,15 +40,6 @@ void end_keep_alive(uint16_t port) {
       ::shutdown(static_cast<int>(fd), SHUT_RD);
   }
   ::closedir(dir);
-}
-
-uint16_t local_port_of(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
-  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  return 0;
 }
 
 // httplib's thread pool, plus a hook at shutdown(): the accept loop calls it
@@ -79,7 +62,9 @@ class draining_pool : public httplib::TaskQueue {
 }  // namespace
 
 drainable_server::drainable_server(size_t threads) {
-  new_task_queue = [this, threads] { return new draining_pool(threads, local_port_of(svr_sock_)); };
+  new_task_queue = [this, threads] {
+    return new draining_pool(threads, supervisor::bound_port(svr_sock_));
+  };
   // The accept loop notices stop_accepting() between polls.
   set_idle_interval(std::chrono::milliseconds(20));
 }

@@ -1,15 +1,14 @@
 #include "supervisor/child_process.hpp"
 
+#include "supervisor/spawn_request.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-extern char** environ;
 
 namespace wabridge::supervisor {
 
@@ -44,45 +43,19 @@ caf::expected<std::unique_ptr<child_process>> child_process::spawn(
     close(in_pipe[1]);
     return make_error(errc::io_failure, std::string("pipe2: ") + std::strerror(saved));
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // The child starts with default signal dispositions and an empty mask even
-  // though our threads block signals for sigwait.
-  sigset_t all;
-  sigset_t none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<std::string> env_storage;
-  for (char** e = environ; *e != nullptr; ++e) env_storage.emplace_back(*e);
-  for (const auto& e : extra_env) env_storage.push_back(e);
-  std::vector<char*> envp;
-  for (auto& e : env_storage) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  spawn_request request;
+  request.dup_to(in_pipe[0], STDIN_FILENO);
+  request.dup_to(out_pipe[1], STDOUT_FILENO);
+  auto pid = request.spawn(argv, extra_env);
   close(in_pipe[0]);
   close(out_pipe[1]);
-  if (rc != 0) {
+  if (!pid) {
     close(in_pipe[1]);
     close(out_pipe[0]);
-    return make_error(errc::io_failure, "spawn " + argv[0] + ": " + std::strerror(rc));
+    return pid.error();
   }
   std::unique_ptr<child_process> child{new child_process()};
-  child->pid_ = pid;
+  child->pid_ = *pid;
   child->stdin_fd_ = in_pipe[1];
   child->stdout_fd_ = out_pipe[0];
   return child;

@@ -6,6 +6,7 @@
 #include "supervisor/file_identity.hpp"
 #include "supervisor/listen_socket.hpp"
 #include "supervisor/sd_notify.hpp"
+#include "supervisor/spawn_request.hpp"
 #include "supervisor/supervisor_state.hpp"
 #include "supervisor/worker_process.hpp"
 
@@ -14,7 +15,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,8 +27,6 @@
 #include <optional>
 #include <thread>
 #include <variant>
-
-extern char** environ;
 
 namespace wabridge::supervisor {
 namespace {
@@ -88,27 +86,15 @@ enum class phase {
 // exits 0. Used to check that a new binary runs and accepts the config before
 // the working worker is drained for it.
 bool preflight(const std::vector<std::string>& argv, millis timeout, std::string& detail) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    detail = std::string("cannot execute: ") + std::strerror(rc);
+  spawn_request request;
+  request.open_to("/dev/null", O_RDONLY, STDIN_FILENO);
+  request.open_to("/dev/null", O_WRONLY, STDOUT_FILENO);
+  auto spawned = request.spawn(argv);
+  if (!spawned) {
+    detail = "cannot execute: " + describe(spawned.error());
     return false;
   }
+  const pid_t pid = *spawned;
   const auto start = clock_type::now();
   int status = 0;
   while (true) {

@@ -1,14 +1,12 @@
 #include "supervisor/worker_process.hpp"
 
+#include "supervisor/spawn_request.hpp"
+
 #include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-extern char** environ;
 
 namespace wabridge::supervisor {
 
@@ -38,36 +36,18 @@ caf::expected<spawned_worker> spawn_worker(const worker_launch& launch) {
     return make_error(errc::io_failure, std::string("fcntl: ") + std::strerror(errno));
   }
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, launch.listen_fd, worker_listen_fd);
-  posix_spawn_file_actions_adddup2(&actions, write_end, worker_ready_fd);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t all;
-  sigset_t none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-  const auto argv = worker_argv(launch);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  spawn_request request;
+  request.open_to("/dev/null", O_RDONLY, STDIN_FILENO);
+  request.dup_to(launch.listen_fd, worker_listen_fd);
+  request.dup_to(write_end, worker_ready_fd);
+  auto pid = request.spawn(worker_argv(launch));
   ::close(write_end);
-  if (rc != 0) {
+  if (!pid) {
     ::close(ready[0]);
     return make_error(errc::io_failure,
-                      "cannot start worker " + launch.binary + ": " + std::strerror(rc));
+                      "cannot start worker " + launch.binary + ": " + describe(pid.error()));
   }
-  return spawned_worker{pid, ready[0]};
+  return spawned_worker{*pid, ready[0]};
 }
 
 }  // namespace wabridge::supervisor

@@ -25,7 +25,9 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -358,6 +360,41 @@ uint64_t last_seq(const http_client& client, const std::string& account) {
 
 // ---- processes ---------------------------------------------------------------
 
+std::optional<proc_stat> read_proc_stat(pid_t pid) {
+  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  // "pid (comm) state ppid pgrp ...": comm may contain spaces, so parse after ')'.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 1));
+  proc_stat out;
+  long ppid = 0;
+  long pgrp = 0;
+  if (!(fields >> out.state >> ppid >> pgrp)) return std::nullopt;
+  out.ppid = static_cast<pid_t>(ppid);
+  out.pgrp = static_cast<pid_t>(pgrp);
+  return out;
+}
+
+void for_each_process(const std::function<void(pid_t, const proc_stat&)>& visit) {
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return;
+  while (dirent* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0') continue;
+    if (auto stat = read_proc_stat(static_cast<pid_t>(pid))) visit(static_cast<pid_t>(pid), *stat);
+  }
+  ::closedir(proc);
+}
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for_each_process([&](pid_t pid, const proc_stat& stat) {
+    if (stat.ppid == parent) out.push_back(pid);
+  });
+  return out;
+}
+
 command_result run_wabridge(const std::vector<std::string>& args, const std::string& scratch_dir,
                             std::chrono::milliseconds timeout) {
   static int counter = 0;
@@ -489,17 +526,12 @@ void bridge_process::kill_supervisor() {
 
 pid_t bridge_process::worker_pid() const {
   if (pid_ <= 0) return -1;
-  for (pid_t member : group_members()) {
-    const std::string stat = read_file("/proc/" + std::to_string(member) + "/stat");
-    const size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream fields(stat.substr(close + 1));
-    std::string state;
-    long ppid = 0;
-    if (!(fields >> state >> ppid) || ppid != pid_ || state == "Z") continue;
+  for (pid_t child : children_of(pid_)) {
+    const auto stat = read_proc_stat(child);
+    if (!stat || stat->state == "Z") continue;
     // argv is NUL-separated: "wabridge\0worker\0..."
-    const std::string cmdline = read_file("/proc/" + std::to_string(member) + "/cmdline");
-    if (cmdline.find(std::string("\0worker\0", 8)) != std::string::npos) return member;
+    const std::string cmdline = read_file("/proc/" + std::to_string(child) + "/cmdline");
+    if (cmdline.find(std::string("\0worker\0", 8)) != std::string::npos) return child;
   }
   return -1;
 }
@@ -561,23 +593,9 @@ bool bridge_process::group_gone(std::chrono::milliseconds wait) {
 std::vector<pid_t> bridge_process::group_members() const {
   std::vector<pid_t> out;
   if (pid_ <= 0) return out;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return out;
-  while (dirent* entry = ::readdir(proc)) {
-    char* end = nullptr;
-    const long pid = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0') continue;
-    const std::string stat = read_file("/proc/" + std::string(entry->d_name) + "/stat");
-    // "pid (comm) state ppid pgrp ...": comm may contain spaces, so parse after ')'.
-    const size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream fields(stat.substr(close + 1));
-    std::string state;
-    long ppid = 0;
-    long pgrp = 0;
-    if (fields >> state >> ppid >> pgrp && pgrp == pid_) out.push_back(static_cast<pid_t>(pid));
-  }
-  ::closedir(proc);
+  for_each_process([&](pid_t pid, const proc_stat& stat) {
+    if (stat.pgrp == pid_) out.push_back(pid);
+  });
   return out;
 }
 

@@ -14,6 +14,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -143,6 +145,18 @@ std::vector<json> read_all_events(const http_client& client, const std::string& 
 uint64_t last_seq(const http_client& client, const std::string& account);
 
 // ---- processes ---------------------------------------------------------------
+
+/// A process as /proc/<pid>/stat describes it.
+struct proc_stat {
+  std::string state;  // "R", "S", "Z", ...
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+};
+
+std::optional<proc_stat> read_proc_stat(pid_t pid);
+void for_each_process(const std::function<void(pid_t, const proc_stat&)>& visit);
+/// The children of `parent` right now.
+std::vector<pid_t> children_of(pid_t parent);
 
 struct command_result {
   int exit_code = -1;  // -1 when killed by a signal or timed out
