@@ -114,12 +114,14 @@ ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
                 [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
         return promise;
       },
-      [self](delivered_notice& notice) {
+      [self](delivered_notice& notice) -> uint64_t {
         // Only pages the front end wrote out in full count as delivered, so
         // a client that timed out before reading its page gets it again.
         auto it = self->state.consumers.find(notice.consumer);
-        if (it != self->state.consumers.end() && notice.up_to_seq > it->second.delivered_seq)
+        if (it == self->state.consumers.end()) return 0;
+        if (notice.up_to_seq > it->second.delivered_seq)
           it->second.delivered_seq = notice.up_to_seq;
+        return it->second.delivered_seq;
       },
       [self](stats_atom) -> ack_stats {
         auto& st = self->state;

@@ -18,7 +18,9 @@
 #include <atomic>
 #include <cctype>
 #include <cmath>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -461,6 +463,10 @@ class http_front_end::impl {
     poll.consumer = consumer_param(req, res);
     if (poll.consumer.empty()) return;
     const std::string consumer = poll.consumer;
+    // The previous page's delivered notice first, or this poll would not
+    // ack it implicitly and the client would see that page twice.
+    const std::string delivery_key = acc.config.name + '/' + consumer;
+    await_deliveries(delivery_key);
     poll.limit = 100;
     if (req.has_param("limit")) {
       auto limit = parse_u64(req.get_param_value("limit"));
@@ -499,15 +505,46 @@ class http_front_end::impl {
     auto shared_body = std::make_shared<std::string>(std::move(body));
     const size_t length = shared_body->size();
     const uint64_t last_seq = page->last_seq;
+    begin_delivery(delivery_key);  // before the first byte can reach the client
     res.set_content_provider(
         length, "application/json",
         [shared_body](size_t offset, size_t chunk, httplib::DataSink& sink) {
           return sink.write(shared_body->data() + offset,
                             std::min(chunk, shared_body->size() - offset));
         },
-        [acks, consumer, last_seq](bool success) {
-          if (success && last_seq > 0) caf::anon_send(acks, delivered_notice{consumer, last_seq});
+        // httplib calls this exactly once, also when the write failed.
+        [this, acks, consumer, last_seq, delivery_key](bool success) {
+          if (success && last_seq > 0) {
+            caf::scoped_actor self{sys_};
+            self->request(acks, actor_timeout, delivered_notice{consumer, last_seq})
+                .receive([](uint64_t) {}, [](caf::error&) {});
+          }
+          end_delivery(delivery_key);
         });
+  }
+
+  // Deliveries in flight per account/consumer: a page whose delivered notice
+  // has not reached the ack tracker yet. A client can only poll again after
+  // it has the whole page, and begin_delivery() ran before its first byte, so
+  // waiting here orders the notice before the next poll.
+  void begin_delivery(const std::string& key) {
+    std::lock_guard<std::mutex> lock(deliveries_mutex_);
+    ++deliveries_[key];
+  }
+  void end_delivery(const std::string& key) {
+    {
+      std::lock_guard<std::mutex> lock(deliveries_mutex_);
+      auto it = deliveries_.find(key);
+      if (it != deliveries_.end() && --it->second == 0) deliveries_.erase(it);
+    }
+    deliveries_done_.notify_all();
+  }
+  void await_deliveries(const std::string& key) {
+    std::unique_lock<std::mutex> lock(deliveries_mutex_);
+    // Bounded: a stuck notice must not stall the consumer for good (it then
+    // sees that page again, which implicit mode allows after trouble).
+    deliveries_done_.wait_for(lock, actor_timeout,
+                              [&] { return deliveries_.find(key) == deliveries_.end(); });
   }
 
   void ack(const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
@@ -658,6 +695,9 @@ class http_front_end::impl {
   bool loopback_only_ = true;
   std::atomic<bool> draining_{false};
   drainable_server server_{cfg_.http.threads};
+  std::mutex deliveries_mutex_;
+  std::condition_variable deliveries_done_;
+  std::map<std::string, int> deliveries_;  // guarded by deliveries_mutex_
 };
 
 http_front_end::http_front_end(caf::actor_system& sys, bridge_config cfg,

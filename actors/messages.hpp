@@ -110,7 +110,10 @@ struct ack_reply {
 };
 
 /// The front end wrote a page to a consumer's connection in full: in implicit
-/// mode, its next poll acks up to here.
+/// mode, its next poll acks up to here. Answered (with the consumer's
+/// delivered seq) so the front end can hold the consumer's next poll until
+/// the notice has landed: notices and polls come from different senders, and
+/// CAF orders messages only per sender.
 struct delivered_notice {
   std::string consumer;
   uint64_t up_to_seq = 0;
@@ -187,9 +190,10 @@ using journal_actor = caf::typed_actor<
     caf::reacts_to<compact_request>, caf::reacts_to<flush_atom>, caf::reacts_to<wait_expired>,
     caf::reacts_to<compact_atom>, caf::reacts_to<drain_atom>>;
 
-using ack_tracker_actor = caf::typed_actor<
-    caf::replies_to<poll_request>::with<event_page>, caf::replies_to<ack_request>::with<ack_reply>,
-    caf::reacts_to<delivered_notice>, caf::replies_to<stats_atom>::with<ack_stats>>;
+using ack_tracker_actor = caf::typed_actor<caf::replies_to<poll_request>::with<event_page>,
+                                           caf::replies_to<ack_request>::with<ack_reply>,
+                                           caf::replies_to<delivered_notice>::with<uint64_t>,
+                                           caf::replies_to<stats_atom>::with<ack_stats>>;
 
 using session_actor =
     caf::typed_actor<caf::reacts_to<upstream_lines>, caf::reacts_to<upstream_eof>,

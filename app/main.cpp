@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   run->add_option("--restarts", supervisor_opts.restarts)->group("");
   run->add_option("--crashes", supervisor_opts.crashes)->group("");
   run->add_option("--reexec-reason", supervisor_opts.reexec_reason)->group("");
+  run->add_option("--last-exit", supervisor_opts.last_exit)->group("");
 
   auto* worker = app.add_subcommand("worker", "Run one worker generation (internal)");
   wabridge::worker_options worker_opts;

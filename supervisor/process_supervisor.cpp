@@ -131,6 +131,7 @@ class process_supervisor {
     pub_.restarts = options.restarts;
     pub_.crashes = options.crashes;
     pub_.last_restart_reason = options.reexec_reason;
+    pub_.last_exit = options.last_exit;
   }
 
   ~process_supervisor() {
@@ -579,10 +580,11 @@ class process_supervisor {
   void reexec(restart_reason reason) {
     std::vector<std::string> argv{binary_path_, "run"};
     if (!options_.config_path.empty()) argv.insert(argv.end(), {"-c", options_.config_path});
-    argv.insert(argv.end(),
-                {"--listen-fd", std::to_string(listen_fd_), "--generation",
-                 std::to_string(generation_), "--restarts", std::to_string(pub_.restarts),
-                 "--crashes", std::to_string(pub_.crashes), "--reexec-reason", to_string(reason)});
+    argv.insert(
+        argv.end(),
+        {"--listen-fd", std::to_string(listen_fd_), "--generation", std::to_string(generation_),
+         "--restarts", std::to_string(pub_.restarts), "--crashes", std::to_string(pub_.crashes),
+         "--reexec-reason", to_string(reason), "--last-exit", pub_.last_exit});
     spdlog::info("supervisor re-exec binary={} reason={} listen_fd={}", binary_path_,
                  to_string(reason), listen_fd_);
     set_state("restarting");

@@ -27,6 +27,7 @@ struct supervisor_options {
   uint32_t restarts = 0;
   uint32_t crashes = 0;
   std::string reexec_reason;  // why the previous image exec'd us ("" = fresh start)
+  std::string last_exit;      // how the previous image's last worker ended
 };
 
 /// Runs until told to stop (SIGTERM/SIGINT: exit code 0 once the worker has

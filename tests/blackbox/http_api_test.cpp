@@ -292,6 +292,26 @@ TEST_CASE("a consumer that never acks sees each event exactly once across polls"
   CHECK(poll(client, "", "nodeclient", 7).empty());
 }
 
+TEST_CASE("a never-acking client polling back to back sees no page twice", "[blackbox][http]") {
+  // Regression: the front end used to tell the ack tracker "delivered" with a
+  // fire-and-forget message after writing the page; a client that polled
+  // again at once (on a new connection, on another server thread) could
+  // reach the ack tracker first, and got the same page again.
+  running_bridge bridge({sim_account{"main", 0.0, 3000, 7, ""}});
+  bridge.wait_for_seq("main", 3000);
+  const auto client = bridge.client();
+  uint64_t next = 1;
+  for (int round = 0; round < 300 && next <= 3000; ++round) {
+    const auto page = poll(client, "", "eager", 10);
+    REQUIRE_FALSE(page.empty());
+    const uint64_t first = page.front()["seq"].get<uint64_t>();
+    INFO("round " << round);
+    REQUIRE(first == next);
+    next = page.back()["seq"].get<uint64_t>() + 1;
+  }
+  CHECK(next == 3001);
+}
+
 TEST_CASE("a long-poll returns as soon as a new event arrives", "[blackbox][http]") {
   // "slow" trickles 2 events a second; "quiet" is done after 5.
   running_bridge bridge(

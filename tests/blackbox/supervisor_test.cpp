@@ -458,8 +458,8 @@ TEST_CASE("an invalid config on SIGHUP keeps the old worker serving; a valid one
   CHECK(contains(bridge.process.log(), "reason=stale-config"));
   bridge.process.wait_ready();
 
-  // SIGHUP with a valid, unchanged config restarts too (reason=signal).
-  REQUIRE(::kill(bridge.process.pid(), SIGHUP) == 0);
+  // SIGUSR1 (like SIGHUP) with a valid, unchanged config restarts too (reason=signal).
+  REQUIRE(::kill(bridge.process.pid(), SIGUSR1) == 0);
   const pid_t third = bridge.process.wait_worker(next, 10s);
   REQUIRE(third > 0);
   CHECK(contains(bridge.process.log(), "reason=signal"));
@@ -563,4 +563,78 @@ TEST_CASE("with NOTIFY_SOCKET set the supervisor speaks sd_notify", "[blackbox][
   pump();
   CHECK(count_of(received, "READY=1") == 2);
   ::close(fd);
+}
+
+TEST_CASE("a worker that does not drain within drain_timeout is killed and replaced",
+          "[blackbox][supervisor]") {
+  running_bridge bridge({sim_account{"main", 100.0, 0, 101, ""}}, /*start=*/false, {},
+                        fast_supervisor);
+  // The harness's config says drain_timeout = "10s"; make it short.
+  std::string text = read_file(bridge.config_path);
+  const auto at = text.find("drain_timeout = \"10s\"");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 22, "drain_timeout = \"1s\"\n");
+  write_file(bridge.config_path, text);
+  bridge.process.start();
+  bridge.wait_connected("main");
+  const pid_t worker = bridge.process.worker_pid();
+  REQUIRE(worker > 0);
+
+  // A stopped process cannot drain: the SIGTERM stays pending.
+  REQUIRE(::kill(worker, SIGSTOP) == 0);
+  REQUIRE(::kill(bridge.process.pid(), SIGHUP) == 0);
+  const pid_t next = bridge.process.wait_worker(worker, 20s);
+  INFO("log:\n" << log_tail(bridge.process.log()));
+  REQUIRE(next > 0);
+  CHECK(contains(bridge.process.log(), "drain timeout pid=" + std::to_string(worker)));
+  CHECK(contains(bridge.process.log(), "action=kill"));
+  CHECK(contains(bridge.process.log(), "signal=KILL"));
+  bridge.process.wait_ready();
+  const auto state = read_state(bridge);
+  CHECK(state.last_exit == "signal=KILL");
+  CHECK_FALSE(state.last_exit_expected);
+  CHECK(state.crashes == 0);  // deliberate restart, even though it had to kill
+  // Its sims are gone too, and nothing it had committed is lost.
+  verify_journal(bridge, bridge.account("main"), "verify");
+  CHECK(bridge.process.stop(20s) == 0);
+  require_no_orphans(bridge.process);
+}
+
+TEST_CASE("status shows the supervisor, the worker and the last crash", "[blackbox][supervisor]") {
+  running_bridge bridge({sim_account{"main", 50.0, 0, 111, ""}}, /*start=*/true, {},
+                        fast_supervisor);
+  bridge.wait_connected("main");
+  const pid_t first = bridge.process.kill_worker();
+  REQUIRE(first > 0);
+  const pid_t second = bridge.process.wait_worker(first);
+  REQUIRE(second > 0);
+  bridge.process.wait_ready();
+  bridge.wait_connected("main");
+
+  auto text = run_wabridge({"status", "-c", bridge.config_path}, bridge.dir.path());
+  INFO("stdout: " << text.out << "\nstderr: " << text.err);
+  CHECK(text.exit_code == 0);
+  CHECK(contains(text.out, "supervisor pid " + std::to_string(bridge.process.pid())));
+  CHECK(contains(text.out, "worker     pid " + std::to_string(second)));
+  CHECK(contains(text.out, "generation 2"));
+  CHECK(contains(text.out, "crashes 1"));
+  CHECK(contains(text.out, "last exit signal=KILL (unexpected)"));
+  CHECK(contains(text.out, "main"));
+
+  auto machine = run_wabridge({"status", "-c", bridge.config_path, "--json"}, bridge.dir.path());
+  INFO("json: " << machine.out);
+  CHECK(machine.exit_code == 0);
+  auto parsed = json::parse(machine.out, nullptr, false);
+  REQUIRE(parsed.is_object());
+  REQUIRE(parsed.contains("supervisor"));
+  CHECK(int_field(parsed["supervisor"], "workerPid") == second);
+  CHECK(uint_field(parsed["supervisor"], "crashes") == 1);
+  CHECK(string_field(parsed["supervisor"], "state") == "running");
+
+  // Stopped: not running, exit 2, even though the state file is still there.
+  CHECK(bridge.process.stop(20s) == 0);
+  auto after = run_wabridge({"status", "-c", bridge.config_path}, bridge.dir.path());
+  INFO("after stop: " << after.out << after.err);
+  CHECK(after.exit_code == 2);
+  CHECK(contains(after.out, "not running"));
 }

@@ -175,7 +175,7 @@ class bridge_fixture {
     INFO((page ? std::string{} : describe(page.error())));
     REQUIRE(page);
     if (written && page->last_seq > 0)
-      self_->send(tracker, delivered_notice{consumer, page->last_seq});
+      REQUIRE(ask<uint64_t>(self_, tracker, delivered_notice{consumer, page->last_seq}));
     return *page;
   }
   caf::expected<ack_reply> ack(const ack_tracker_actor& tracker, const std::string& consumer,
