@@ -1,5 +1,6 @@
 #include "actors/drainable_server.hpp"
 
+#include "actors/tcp_bytes_received.hpp"
 #include "supervisor/listen_socket.hpp"
 
 #include <dirent.h>
@@ -11,6 +12,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <thread>
+#include <vector>
 
 namespace wabridge {
 namespace {
@@ -25,21 +28,45 @@ bool is_accepted_connection(int fd, uint16_t port) {
   return ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
 }
 
-// SHUT_RD on every accepted connection: data already received stays
-// readable (Linux delivers the buffered request, then EOF), so the request
-// in hand is answered and keep-alive ends at once.
-void end_keep_alive(uint16_t port) {
+// The accepted connections of our listener (by local port), from
+// /proc/self/fd: the worker has no other TCP sockets with that local port.
+std::vector<int> accepted_connections(uint16_t port) {
+  std::vector<int> out;
   DIR* dir = ::opendir("/proc/self/fd");
-  if (dir == nullptr) return;
+  if (dir == nullptr) return out;
   const int own = ::dirfd(dir);
   while (dirent* entry = ::readdir(dir)) {
     char* end = nullptr;
     const long fd = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || fd == own) continue;
-    if (is_accepted_connection(static_cast<int>(fd), port))
-      ::shutdown(static_cast<int>(fd), SHUT_RD);
+    if (is_accepted_connection(static_cast<int>(fd), port)) out.push_back(static_cast<int>(fd));
   }
   ::closedir(dir);
+  return out;
+}
+
+// Ends keep-alive on every accepted connection once its request is in:
+// SHUT_RD leaves data already received readable (Linux delivers the
+// buffered request, then EOF), so the request in hand is answered and the
+// connection then closes instead of idling in keep-alive. A connection that
+// has received nothing yet (accepted just before the loop ended; its request
+// is on the way) is left alone until its first bytes arrive: shut now, the
+// server thread would read EOF and close it unanswered.
+void end_keep_alive(uint16_t port) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (;;) {
+    bool waiting_for_request = false;
+    for (int fd : accepted_connections(port)) {
+      const auto received = tcp_bytes_received(fd);
+      if (received && *received == 0 && std::chrono::steady_clock::now() < give_up) {
+        waiting_for_request = true;
+        continue;
+      }
+      ::shutdown(fd, SHUT_RD);
+    }
+    if (!waiting_for_request) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 // httplib's thread pool, plus a hook at shutdown(): the accept loop calls it

@@ -284,6 +284,7 @@ struct probe_sample {
   steady::time_point at;
   bool ok = false;
   int64_t worker_pid = 0;
+  std::string error;  // why it failed
 };
 
 double median(std::vector<double> v) {
@@ -336,7 +337,10 @@ void bench_restart() {
       c.set_keep_alive(false);
       c.set_read_timeout(30, 0);
       auto res = c.Get("/health");
-      probe_sample sample{steady::now(), res && res->status == 200, 0};
+      probe_sample sample{steady::now(), res && res->status == 200, 0, {}};
+      if (!sample.ok)
+        sample.error =
+            res ? "HTTP " + std::to_string(res->status) : httplib::to_string(res.error());
       if (sample.ok) {
         auto body = json::parse(res->body, nullptr, false);
         if (body.is_object()) sample.worker_pid = body.value("workerPid", int64_t{0});
@@ -370,7 +374,10 @@ void bench_restart() {
   steady::time_point last_of_old{};
   for (const auto& s : samples) {
     if (!s.ok) {
-      ++failures;
+      if (++failures <= 3)
+        std::printf("restart          failed request: %s (%.0f ms after the last answer)\n",
+                    s.error.c_str(),
+                    std::chrono::duration<double, std::milli>(s.at - last_of_old).count());
       continue;
     }
     if (pid != 0 && s.worker_pid != pid)
