@@ -638,3 +638,73 @@ TEST_CASE("status shows the supervisor, the worker and the last crash", "[blackb
   CHECK(after.exit_code == 2);
   CHECK(contains(after.out, "not running"));
 }
+
+TEST_CASE("the crash backoff grows with consecutive crashes and resets after a stable period",
+          "[blackbox][supervisor]") {
+  running_bridge bridge({sim_account{"main", 20.0, 0, 121, ""}}, /*start=*/true, {},
+                        "backoff_initial = \"50ms\"\nbackoff_max = \"10s\"\n"
+                        "stable_after = \"1500ms\"\nintensity_max = 100\n");
+  // Two crashes in a row: the second waits twice as long.
+  pid_t worker = bridge.process.kill_worker();
+  REQUIRE(worker > 0);
+  worker = bridge.process.wait_worker(worker);
+  REQUIRE(worker > 0);
+  REQUIRE(::kill(worker, SIGKILL) == 0);
+  worker = bridge.process.wait_worker(worker);
+  REQUIRE(worker > 0);
+  bridge.process.wait_ready();
+  INFO("log:\n" << log_tail(bridge.process.log()));
+  CHECK(contains(bridge.process.log(),
+                 "restart scheduled reason=crash delay_ms=50 consecutive_crashes=1"));
+  CHECK(contains(bridge.process.log(),
+                 "restart scheduled reason=crash delay_ms=100 consecutive_crashes=2"));
+  // Up longer than stable_after: the next crash starts over at backoff_initial.
+  std::this_thread::sleep_for(1700ms);
+  REQUIRE(::kill(worker, SIGKILL) == 0);
+  REQUIRE(bridge.process.wait_worker(worker) > 0);
+  CHECK(count_of(bridge.process.log(),
+                 "restart scheduled reason=crash delay_ms=50 consecutive_crashes=1") == 2);
+  CHECK(read_state(bridge).crashes == 3);
+  CHECK(bridge.process.stop(20s) == 0);
+}
+
+TEST_CASE("a logged-out upstream is reported and not respawned", "[blackbox][supervisor]") {
+  // A stand-in for the Baileys sidecar: says hello, reports logged_out and
+  // exits, counting its starts in a file.
+  temp_dir dir;
+  bridge_options options;
+  options.port = free_loopback_port();
+  options.data_dir = dir.file("data");
+  options.accounts = {sim_account{"main", 20.0, 0, 131, ""}};
+  const std::string starts = dir.file("starts");
+  write_file(dir.file("index.js"),
+             "echo start >> '" + starts +
+                 "'\n"
+                 "printf '%s\\n' "
+                 "'{\"type\":\"hello\",\"protocol\":1,\"upstream\":\"fake\",\"version\":\"0\"}'\n"
+                 "printf '%s\\n' '{\"type\":\"state\",\"state\":\"logged_out\",\"reason\":\"device "
+                 "removed\"}'\n"
+                 "exit 0\n");
+  write_file(dir.file("cfg.toml"), config_text(options) +
+                                       "[[account]]\nname = \"phone\"\nupstream = \"baileys\"\n\n"
+                                       "[account.baileys]\nnode = \"/bin/sh\"\nsidecar_dir = \"" +
+                                       dir.path() + "\"\n");
+  bridge_process bridge(dir.file("cfg.toml"), dir.file("bridge.log"), options.port);
+  bridge.start();
+  REQUIRE(
+      eventually([&] { return contains(bridge.log(), "while logged out; not restarting"); }, 20s));
+  // Well past any backoff delay: still one start, and the state says why.
+  std::this_thread::sleep_for(1500ms);
+  INFO("log:\n" << log_tail(bridge.log()));
+  CHECK(count_of(read_file(starts), "start") == 1);
+  const json status = http_client(options.port).get_json("/accounts/phone/status");
+  REQUIRE(status.contains("accounts"));
+  REQUIRE_FALSE(status["accounts"].empty());
+  const json& account = status["accounts"][0];
+  REQUIRE(account.contains("upstream"));
+  CHECK(string_field(account["upstream"], "state") == "logged_out");
+  CHECK(contains(string_field(account["upstream"], "reason"), "device removed"));
+  // The other account is untouched.
+  CHECK(string_field(http_client(options.port).get_json("/health"), "status") == "connected");
+  CHECK(bridge.stop(20s) == 0);
+}
