@@ -69,7 +69,8 @@ bool is_normal_exit(const caf::error& reason) {
 
 caf::expected<journal_actor> start_journal(caf::actor_system& sys,
                                            const account_supervisor_config& cfg) {
-  return spawn_journal(sys, {cfg.account.name, cfg.dir + "/journal", cfg.journal});
+  return spawn_journal(sys, {cfg.account.name, cfg.dir + "/journal", cfg.dir + "/outbox",
+                             cfg.journal, cfg.outbound});
 }
 
 caf::expected<ack_tracker_actor> start_acks(caf::actor_system& sys,
@@ -86,6 +87,7 @@ session_actor start_session(caf::actor_system& sys, const account_supervisor_con
   session.self_exe = cfg.self_exe;
   session.journal = journal;
   session.restart = cfg.supervisor;
+  session.outbound = cfg.outbound;
   return spawn_session(sys, session);
 }
 
@@ -523,6 +525,7 @@ account_supervisor_config make_account_supervisor_config(const bridge_config& cf
   out.self_exe = self_exe;
   out.journal = cfg.journal;
   out.supervisor = cfg.supervisor;
+  out.outbound = cfg.outbound;
   return out;
 }
 

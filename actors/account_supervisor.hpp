@@ -33,6 +33,7 @@ struct account_supervisor_config {
   std::string self_exe;          // path of the wabridge binary (runs sim-upstream)
   journal_config journal;        // for every journal incarnation
   supervisor_config supervisor;  // backoff_*, stable_after, intensity_*, drain_timeout
+  outbound_config outbound;      // how the session sends and the journal keeps sends
 };
 
 account_supervisor_config make_account_supervisor_config(const bridge_config& cfg,

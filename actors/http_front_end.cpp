@@ -2,7 +2,10 @@
 
 #include "actors/drainable_server.hpp"
 
+#include "actors/account_client.hpp"
 #include "actors/account_supervisor.hpp"
+#include "actors/http_outbound.hpp"
+#include "actors/http_replies.hpp"
 #include "common/version.hpp"
 #include "supervisor/listen_socket.hpp"
 
@@ -31,45 +34,7 @@ namespace {
 using nlohmann::json;
 using clock_type = std::chrono::steady_clock;
 
-constexpr auto actor_timeout = std::chrono::seconds(10);
 constexpr const char* default_consumer = "default";
-
-int status_for(errc code) {
-  switch (code) {
-    case errc::invalid_argument:
-      return 400;
-    case errc::unauthorized:
-      return 401;
-    case errc::not_found:
-      return 404;
-    case errc::ack_beyond_newest:
-      return 409;
-    case errc::journal_full:
-      return 507;
-    case errc::timeout:
-      return 504;
-    case errc::journal_failure:
-    case errc::upstream_unavailable:
-    case errc::shutting_down:
-    case errc::account_unavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-void send_json(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-}
-
-void send_error(httplib::Response& res, int status, const std::string& message) {
-  send_json(res, status, json{{"error", message}});
-}
-
-void send_error(httplib::Response& res, const caf::error& err) {
-  send_error(res, status_for(code_of(err)), describe(err));
-}
 
 // Constant-time comparison so a token cannot be guessed byte by byte from timing.
 bool tokens_equal(const std::string& a, const std::string& b) {
@@ -160,32 +125,24 @@ json session_json(const session_status& s) {
       {"lastError", s.last_error},
       {"confirmLatencyUs",
        json{{"p50", s.confirm_p50_us}, {"p99", s.confirm_p99_us}, {"max", s.confirm_max_us}}},
-      {"qr", s.qr.empty() ? json(nullptr) : json(s.qr)}};
+      {"qr", s.qr.empty() ? json(nullptr) : json(s.qr)},
+      {"sends",
+       json{{"sent", s.sends_sent},
+            {"failed", s.sends_failed},
+            {"unknown", s.sends_unknown},
+            {"resumed", s.sends_resumed},
+            {"inFlightId", s.send_in_flight_id == 0 ? json(nullptr) : json(s.send_in_flight_id)}}}};
+}
+
+json outbox_json(const journal_stats& j) {
+  return json{{"queued", j.outbox.queued},   {"sending", j.outbox.sending},
+              {"sent", j.outbox.sent},       {"failed", j.outbox.failed},
+              {"unknown", j.outbox.unknown}, {"lastId", j.outbox_last_id}};
 }
 
 // The account supervisor's view: is the account running, restarting or failed, and why.
 json supervision_json(const account_handles& h) {
   return json{{"state", h.state}, {"reason", h.reason}, {"restarts", h.restarts}};
-}
-
-// Why an account cannot serve a request right now (its actor is down).
-caf::error unavailable(const account_actors& acc, const account_handles& h) {
-  const std::string account = "account \"" + acc.config.name + "\"";
-  if (h.state == "draining" || h.state == "stopping" || h.state == "stopped")
-    return make_error(errc::shutting_down, account + " is " + h.state);
-  if (h.state == "failed")
-    return make_error(errc::account_unavailable,
-                      account + " failed and stays down until the worker restarts: " + h.reason);
-  if (h.state == "restarting")
-    return make_error(errc::account_unavailable,
-                      account + " is restarting (" + h.reason + "); retry shortly");
-  return make_error(errc::account_unavailable,
-                    "an actor of " + account + " is down; its restart is pending");
-}
-
-bool account_down(const caf::error& err) {
-  const errc code = code_of(err);
-  return code == errc::account_unavailable || code == errc::shutting_down;
 }
 
 }  // namespace
@@ -232,56 +189,16 @@ class http_front_end::impl {
     ack_stats acks;
   };
 
-  // Sends `msg` to `handle` and waits for the typed reply.
-  template <class Reply, class Handle, class Msg>
-  caf::expected<Reply> ask(const Handle& handle, Msg&& msg,
-                           std::chrono::milliseconds timeout = actor_timeout) {
-    caf::scoped_actor self{sys_};
-    caf::expected<Reply> result{make_error(errc::timeout, "no reply")};
-    self->request(handle, timeout, std::forward<Msg>(msg))
-        .receive(
-            [&](Reply& reply) { result = std::move(reply); },
-            [&](caf::error& err) {
-              if (err == caf::sec::request_receiver_down)
-                // The actor (or one it asked on our behalf) stopped:
-                // call() asks the supervisor what runs now.
-                result = make_error(errc::account_unavailable, "actor is down");
-              else if (code_of(err) == errc::io_failure && err.category() != caf::atom("wabridge"))
-                result = make_error(errc::timeout, "actor did not answer: " + describe(err));
-              else
-                result = err;
-            });
-    return result;
-  }
-
   // The account's current handles from its supervisor; also updates the cache.
   caf::expected<account_handles> refresh(const account_actors& acc) {
     return refresh_handles(sys_, acc, actor_timeout);
   }
 
-  // Asks the account's journal, ack tracker or session (`member`) as cached.
-  // When that actor turns out to be down, takes fresh handles from the
-  // account supervisor and tries once more if a new incarnation runs;
-  // otherwise answers why the account cannot serve (503). `used` receives
-  // the handle that answered.
   template <class Reply, class Handle, class Msg>
   caf::expected<Reply> call(const account_actors& acc, Handle account_handles::*member,
                             const Msg& msg, std::chrono::milliseconds timeout = actor_timeout,
                             Handle* used = nullptr) {
-    const Handle first = (*acc.cache->get()).*member;
-    if (first) {
-      auto reply = ask<Reply>(first, msg, timeout);
-      if (reply || !account_down(reply.error())) {
-        if (used != nullptr) *used = first;
-        return reply;
-      }
-    }
-    auto fresh = refresh(acc);
-    if (!fresh) return fresh.error();
-    const Handle second = (*fresh).*member;
-    if (!second || second == first) return unavailable(acc, *fresh);
-    if (used != nullptr) *used = second;
-    return ask<Reply>(second, msg, timeout);
+    return call_account<Reply>(sys_, acc, member, msg, timeout, used);
   }
 
   caf::expected<account_view> view(const account_actors& acc) {
@@ -345,16 +262,23 @@ class http_front_end::impl {
                                   httplib::Response&);
 
   // Registers `handler` at /path and /accounts/{name}/path, behind admit().
-  void route(const char* method, const std::string& path, endpoint handler) {
+  void route(const char* method, const std::string& path, http_outbound::handler handler) {
     const std::string pattern = "^(?:/accounts/([^/]+))?" + path + "$";
-    auto wrapped = [this, handler](const httplib::Request& req, httplib::Response& res) {
+    auto wrapped = [this, handler = std::move(handler)](const httplib::Request& req,
+                                                        httplib::Response& res) {
       const std::string name = req.matches.size() > 1 ? req.matches[1].str() : std::string{};
-      if (const auto* acc = admit(req, res, name)) (this->*handler)(*acc, req, res);
+      if (const auto* acc = admit(req, res, name)) handler(*acc, req, res);
     };
     if (std::string(method) == "GET")
       server_.Get(pattern, wrapped);
     else
       server_.Post(pattern, wrapped);
+  }
+
+  void route(const char* method, const std::string& path, endpoint handler) {
+    route(method, path,
+          [this, handler](const account_actors& acc, const httplib::Request& req,
+                          httplib::Response& res) { (this->*handler)(acc, req, res); });
   }
 
   void configure() {
@@ -396,6 +320,10 @@ class http_front_end::impl {
     route("POST", "/ack", &impl::ack);
     route("GET", "/status", &impl::status);
     route("GET", "/metrics", &impl::metrics);
+    outbound_.register_routes(
+        [this](const char* method, const std::string& path, http_outbound::handler handler) {
+          route(method, path, std::move(handler));
+        });
   }
 
   std::string consumer_param(const httplib::Request& req, httplib::Response& res) {
@@ -583,6 +511,7 @@ class http_front_end::impl {
     return json{{"name", acc.config.name},
                 {"upstream", session_json(v.session)},
                 {"journal", journal_json(v.journal)},
+                {"outbox", outbox_json(v.journal)},
                 {"consumers", consumers},
                 {"ackedFloor", v.acks.acked_floor},
                 {"unacked", v.journal.last_seq - std::min(v.acks.acked_floor, v.journal.last_seq)},
@@ -673,6 +602,18 @@ class http_front_end::impl {
          [](const account_view& v) { return v.journal.degraded ? 1.0 : 0.0; }},
         {"wabridge_journal_used_bytes", "gauge", "Bytes of the LMDB map in use.",
          [](const account_view& v) { return double(v.journal.used_bytes); }},
+        {"wabridge_outbox_queued", "gauge", "Sends waiting in the outbox (queued or sending).",
+         [](const account_view& v) {
+           return double(v.journal.outbox.queued + v.journal.outbox.sending);
+         }},
+        {"wabridge_outbox_last_id", "gauge", "Newest outbox id.",
+         [](const account_view& v) { return double(v.journal.outbox_last_id); }},
+        {"wabridge_sends_sent_total", "counter", "Sends that ended sent (this worker).",
+         [](const account_view& v) { return double(v.session.sends_sent); }},
+        {"wabridge_sends_failed_total", "counter", "Sends the upstream refused (this worker).",
+         [](const account_view& v) { return double(v.session.sends_failed); }},
+        {"wabridge_sends_unknown_total", "counter", "Sends with no answer in time (this worker).",
+         [](const account_view& v) { return double(v.session.sends_unknown); }},
     };
     for (const auto& m : per_account) {
       family(m.name, m.type, m.help);
@@ -695,6 +636,7 @@ class http_front_end::impl {
   bool loopback_only_ = true;
   std::atomic<bool> draining_{false};
   drainable_server server_{cfg_.http.threads};
+  http_outbound outbound_{sys_, cfg_};
   std::mutex deliveries_mutex_;
   std::condition_variable deliveries_done_;
   std::map<std::string, int> deliveries_;  // guarded by deliveries_mutex_

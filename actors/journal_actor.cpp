@@ -27,9 +27,16 @@ struct waiter {
   caf::typed_response_promise<event_page> promise;
 };
 
+struct outbox_waiter {
+  uint64_t record_id = 0;
+  caf::typed_response_promise<store::outbox_record> promise;
+};
+
 struct journal_state {
   journal_actor_config cfg;
   std::shared_ptr<store::journal_store> store;
+  std::shared_ptr<store::outbox_store> outbox;
+  std::map<uint64_t, outbox_waiter> outbox_waiters;  // by waiter id
   std::deque<pending_append> pending;
   bool flush_scheduled = false;
   std::map<uint64_t, waiter> waiters;
@@ -42,6 +49,8 @@ struct journal_state {
   ~journal_state() {
     // Parked long-polls must not hang their HTTP threads when the actor stops.
     for (auto& [id, w] : waiters)
+      w.promise.deliver(make_error(errc::shutting_down, "journal stopped"));
+    for (auto& [id, w] : outbox_waiters)
       w.promise.deliver(make_error(errc::shutting_down, "journal stopped"));
   }
 };
@@ -168,10 +177,43 @@ bool run_compaction(journal_self self) {
   return result->more;
 }
 
+// Answers every HTTP request waiting for `record` (now terminal, or the
+// journal is draining and nobody waits longer).
+void wake_outbox_waiters(journal_self self, const store::outbox_record& record) {
+  auto& waiters = self->state.outbox_waiters;
+  for (auto it = waiters.begin(); it != waiters.end();) {
+    if (it->second.record_id == record.id) {
+      it->second.promise.deliver(record);
+      it = waiters.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// The outbox failed to commit: log it like an inbound commit failure (the
+// caller answers the error; nothing was written).
+void note_outbox_failure(journal_self self, const char* what, const caf::error& err) {
+  spdlog::error("outbox account={} {} failed error=\"{}\"", self->state.cfg.account, what,
+                describe(err));
+}
+
+void run_outbox_compaction(journal_self self) {
+  auto& st = self->state;
+  auto removed = st.outbox->compact(now_ms(), st.cfg.outbound.retain);
+  if (!removed)
+    spdlog::warn("outbox account={} compaction failed error=\"{}\"", st.cfg.account,
+                 describe(removed.error()));
+  else if (*removed > 0)
+    spdlog::debug("outbox account={} compacted sends={}", st.cfg.account, *removed);
+}
+
 journal_actor::behavior_type journal_impl(journal_self self, journal_actor_config cfg,
-                                          std::shared_ptr<store::journal_store> store) {
+                                          std::shared_ptr<store::journal_store> store,
+                                          std::shared_ptr<store::outbox_store> outbox) {
   self->state.cfg = std::move(cfg);
   self->state.store = std::move(store);
+  self->state.outbox = std::move(outbox);
   self->delayed_send(self, compact_interval, compact_atom::value);
   return {
       [self](event_batch& batch) -> caf::typed_response_promise<append_ack> {
@@ -227,6 +269,8 @@ journal_actor::behavior_type journal_impl(journal_self self, journal_actor_confi
         out.waiters = st.waiters.size();
         auto oldest = st.store->received_at_after(st.acked_floor);
         out.oldest_unacked_ms = oldest ? *oldest : -1;
+        out.outbox = st.outbox->counts();
+        out.outbox_last_id = st.outbox->last_id();
         return out;
       },
       [self](drain_atom) {
@@ -240,8 +284,115 @@ journal_actor::behavior_type journal_impl(journal_self self, journal_actor_confi
           w.promise.deliver(std::move(empty));
         }
         st.waiters.clear();
+        // HTTP sends waiting for a result answer with the state as it is
+        // (queued or sending: the next worker carries on with them).
+        for (auto& [id, w] : st.outbox_waiters) {
+          auto record = st.outbox->get(w.record_id);
+          if (record && *record)
+            w.promise.deliver(std::move(**record));
+          else
+            w.promise.deliver(make_error(errc::shutting_down, "worker is draining"));
+        }
+        st.outbox_waiters.clear();
       },
       [self](newest_atom) -> uint64_t { return self->state.store->last_seq(); },
+      [self](outbox_enqueue& req) -> caf::typed_response_promise<outbox_enqueued> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<outbox_enqueued>();
+        auto result = st.outbox->enqueue(std::move(req.record), now_ms());
+        if (!result) {
+          note_outbox_failure(self, "enqueue", result.error());
+          promise.deliver(result.error());
+          return promise;
+        }
+        if (!result->existing)
+          spdlog::debug("outbox account={} queued id={} op={} parts={}", st.cfg.account,
+                        result->record.id, result->record.op, result->record.parts.size());
+        promise.deliver(outbox_enqueued{std::move(result->record), result->existing});
+        return promise;
+      },
+      [self](outbox_wait& req) -> caf::typed_response_promise<store::outbox_record> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<store::outbox_record>();
+        auto record = st.outbox->get(req.id);
+        if (!record) {
+          promise.deliver(record.error());
+        } else if (!*record) {
+          promise.deliver(
+              make_error(errc::not_found, "no send with outbox id " + std::to_string(req.id)));
+        } else if (store::is_terminal((*record)->state) || req.wait_ms <= 0 || st.draining) {
+          promise.deliver(std::move(**record));
+        } else {
+          const uint64_t waiter = st.next_waiter_id++;
+          st.outbox_waiters.emplace(waiter, outbox_waiter{req.id, promise});
+          self->delayed_send(self, std::chrono::milliseconds(req.wait_ms),
+                             outbox_wait_expired{waiter});
+        }
+        return promise;
+      },
+      [self](outbox_wait_expired& expired) {
+        auto& st = self->state;
+        auto it = st.outbox_waiters.find(expired.waiter_id);
+        if (it == st.outbox_waiters.end()) return;
+        auto record = st.outbox->get(it->second.record_id);
+        if (record && *record)
+          it->second.promise.deliver(std::move(**record));
+        else
+          it->second.promise.deliver(make_error(errc::not_found, "send no longer in the outbox"));
+        st.outbox_waiters.erase(it);
+      },
+      [self](outbox_list& req) -> caf::typed_response_promise<outbox_page> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<outbox_page>();
+        auto records = st.outbox->list(req.after, req.limit, req.only);
+        if (!records) {
+          promise.deliver(records.error());
+          return promise;
+        }
+        promise.deliver(
+            outbox_page{std::move(*records), st.outbox->counts(), st.outbox->last_id()});
+        return promise;
+      },
+      [self](claim_atom) -> caf::typed_response_promise<outbox_claimed> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<outbox_claimed>();
+        outbox_claimed claimed;
+        auto next =
+            st.outbox->claim_next(st.cfg.outbound.max_attempts, now_ms(), &claimed.given_up);
+        for (const auto& record : claimed.given_up) wake_outbox_waiters(self, record);
+        if (!next) {
+          note_outbox_failure(self, "claim", next.error());
+          promise.deliver(next.error());
+          return promise;
+        }
+        claimed.record = std::move(*next);
+        promise.deliver(std::move(claimed));
+        return promise;
+      },
+      [self](outbox_part_sent& req) -> caf::typed_response_promise<store::outbox_record> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<store::outbox_record>();
+        auto record = st.outbox->record_part(req.id, req.part, req.message_ids, req.data, now_ms());
+        if (!record) note_outbox_failure(self, "progress", record.error());
+        if (record)
+          promise.deliver(std::move(*record));
+        else
+          promise.deliver(record.error());
+        return promise;
+      },
+      [self](outbox_finish& req) -> caf::typed_response_promise<store::outbox_record> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<store::outbox_record>();
+        auto record = st.outbox->finish(req.id, req.state, req.error, now_ms());
+        if (!record) {
+          note_outbox_failure(self, "finish", record.error());
+          promise.deliver(record.error());
+          return promise;
+        }
+        wake_outbox_waiters(self, *record);
+        promise.deliver(std::move(*record));
+        return promise;
+      },
       [self](compact_request& req) {
         auto& st = self->state;
         if (req.acked_floor <= st.acked_floor) return;
@@ -252,6 +403,7 @@ journal_actor::behavior_type journal_impl(journal_self self, journal_actor_confi
         // A large backlog is removed in bounded steps that interleave with
         // appends and reads instead of one long write transaction.
         const bool more = run_compaction(self);
+        run_outbox_compaction(self);
         self->delayed_send(self, more ? std::chrono::milliseconds(1) : compact_interval,
                            compact_atom::value);
       },
@@ -270,7 +422,13 @@ caf::expected<journal_actor> spawn_journal(caf::actor_system& sys,
   std::shared_ptr<store::journal_store> shared{std::move(*store)};
   spdlog::info("journal account={} opened dir={} first_seq={} last_seq={} events={}", cfg.account,
                cfg.dir, shared->first_seq(), shared->last_seq(), shared->event_count());
-  return sys.spawn(journal_impl, cfg, std::move(shared));
+  auto outbox = store::outbox_store::open(cfg.outbox_dir);
+  if (!outbox) return outbox.error();
+  std::shared_ptr<store::outbox_store> shared_outbox{std::move(*outbox)};
+  const auto counts = shared_outbox->counts();
+  spdlog::info("outbox account={} opened dir={} last_id={} queued={} sending={}", cfg.account,
+               cfg.outbox_dir, shared_outbox->last_id(), counts.queued, counts.sending);
+  return sys.spawn(journal_impl, cfg, std::move(shared), std::move(shared_outbox));
 }
 
 }  // namespace wabridge

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "store/journal_store.hpp"
+#include "store/outbox_store.hpp"
 #include "upstream/protocol.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -16,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,10 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;      // session: retr
 using drain_atom = caf::atom_constant<caf::atom("drain")>;      // any: graceful drain
 using newest_atom = caf::atom_constant<caf::atom("newest")>;    // journal: newest committed seq
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;    // account supervisor: handles
+using claim_atom = caf::atom_constant<caf::atom("claim")>;      // journal: next send to go out
+using kick_atom = caf::atom_constant<caf::atom("kick")>;        // session: a send was queued
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;  // session: a send timed out
+using part_atom = caf::atom_constant<caf::atom("part")>;        // session: next chunk is due
 
 // ---- session -> journal ---------------------------------------------------
 
@@ -89,6 +95,8 @@ struct journal_stats {
   bool degraded = false;    // the last commit failed
   std::string last_error;
   int64_t oldest_unacked_ms = -1;  // receivedAt of the first event after the floor
+  store::outbox_counts outbox;     // sends per state
+  uint64_t outbox_last_id = 0;
 };
 
 // ---- consumers ------------------------------------------------------------
@@ -166,6 +174,12 @@ struct session_status {
   uint64_t confirm_p50_us = 0;
   uint64_t confirm_p99_us = 0;
   uint64_t confirm_max_us = 0;
+  // Outbound (actors/outbound_sender.hpp), since this session started.
+  uint64_t sends_sent = 0;
+  uint64_t sends_failed = 0;
+  uint64_t sends_unknown = 0;
+  uint64_t sends_resumed = 0;
+  uint64_t send_in_flight_id = 0;  // outbox id on the wire, 0 = none
 };
 
 /// What a drain did (docs/architecture.md, "Graceful stop"). A session fills
@@ -182,13 +196,94 @@ struct drain_report {
   std::string account_state;    // supervisor: the account's state when the drain began
 };
 
+// ---- outbound (docs/http-api.md, "Outbound") ------------------------------
+
+/// Front end -> journal: commit a planned send (op, parts, idempotency key
+/// and request hash filled in) to the outbox before anything goes upstream.
+struct outbox_enqueue {
+  store::outbox_record record;
+};
+
+/// The committed record, or the one an already known idempotency key made.
+struct outbox_enqueued {
+  store::outbox_record record;
+  bool existing = false;
+};
+
+/// Front end -> journal: the record `id` once it is terminal, or as it is
+/// after wait_ms (0 = at once). not_found when there is no such record.
+struct outbox_wait {
+  uint64_t id = 0;
+  int64_t wait_ms = 0;
+};
+
+/// A parked outbox_wait's deadline passed.
+struct outbox_wait_expired {
+  uint64_t waiter_id = 0;
+};
+
+/// Front end -> journal: records with id > after (oldest first), optionally
+/// only those in one state.
+struct outbox_list {
+  uint64_t after = 0;
+  uint32_t limit = 100;
+  std::optional<store::send_state> only;
+};
+
+struct outbox_page {
+  std::vector<store::outbox_record> records;
+  store::outbox_counts counts;
+  uint64_t last_id = 0;
+};
+
+/// Journal -> session: the send to work on next (marked sending), if any.
+struct outbox_claimed {
+  std::optional<store::outbox_record> record;
+  std::vector<store::outbox_record> given_up;  // marked unknown after max_attempts on the way
+};
+
+/// Session -> journal: the upstream sent one part.
+struct outbox_part_sent {
+  uint64_t id = 0;
+  uint32_t part = 0;
+  std::vector<std::string> message_ids;
+  std::string data;  // JSON text of op-specific result data, or ""
+};
+
+/// Session -> journal: the send ended (sent, failed or unknown).
+struct outbox_finish {
+  uint64_t id = 0;
+  store::send_state state = store::send_state::sent;
+  std::string error;
+};
+
+/// Front end -> session: an upstream command that is not journaled (typing,
+/// read, chat): passed straight on, answered with the upstream's result.
+struct direct_command {
+  std::string op;
+  std::string args;  // JSON object text
+};
+
+struct direct_result {
+  bool ok = false;
+  std::vector<std::string> message_ids;
+  std::string error;
+  std::string data;  // JSON text, or ""
+};
+
 // ---- interfaces -----------------------------------------------------------
 
 using journal_actor = caf::typed_actor<
     caf::replies_to<event_batch>::with<append_ack>, caf::replies_to<read_request>::with<event_page>,
     caf::replies_to<stats_atom>::with<journal_stats>, caf::replies_to<newest_atom>::with<uint64_t>,
     caf::reacts_to<compact_request>, caf::reacts_to<flush_atom>, caf::reacts_to<wait_expired>,
-    caf::reacts_to<compact_atom>, caf::reacts_to<drain_atom>>;
+    caf::reacts_to<compact_atom>, caf::reacts_to<drain_atom>,
+    caf::replies_to<outbox_enqueue>::with<outbox_enqueued>,
+    caf::replies_to<outbox_wait>::with<store::outbox_record>, caf::reacts_to<outbox_wait_expired>,
+    caf::replies_to<outbox_list>::with<outbox_page>,
+    caf::replies_to<claim_atom>::with<outbox_claimed>,
+    caf::replies_to<outbox_part_sent>::with<store::outbox_record>,
+    caf::replies_to<outbox_finish>::with<store::outbox_record>>;
 
 using ack_tracker_actor = caf::typed_actor<caf::replies_to<poll_request>::with<event_page>,
                                            caf::replies_to<ack_request>::with<ack_reply>,
@@ -200,7 +295,11 @@ using session_actor =
                      caf::reacts_to<restart_atom, uint64_t>, caf::reacts_to<retry_atom>,
                      caf::replies_to<drain_atom>::with<drain_report>,
                      caf::reacts_to<drain_atom, uint64_t>,  // self: drain deadline
-                     caf::replies_to<stats_atom>::with<session_status>>;
+                     caf::replies_to<stats_atom>::with<session_status>,
+                     caf::reacts_to<kick_atom>,               // front end: a send was queued
+                     caf::reacts_to<timeout_atom, uint64_t>,  // self: a command timed out
+                     caf::reacts_to<part_atom, uint64_t>,     // self: chunk delay over
+                     caf::replies_to<direct_command>::with<direct_result>>;
 
 // ---- account supervisor ---------------------------------------------------
 
@@ -249,7 +348,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
   return f(caf::meta::type_name("journal_stats"), x.first_seq, x.last_seq, x.event_count,
            x.map_size, x.used_bytes, x.commits, x.appended, x.duplicates, x.compacted, x.waiters,
-           x.degraded, x.last_error, x.oldest_unacked_ms);
+           x.degraded, x.last_error, x.oldest_unacked_ms, x.outbox, x.outbox_last_id);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, poll_request& x) {
@@ -285,7 +384,8 @@ typename Inspector::result_type inspect(Inspector& f, session_status& x) {
   return f(caf::meta::type_name("session_status"), x.upstream, x.state, x.reason, x.qr, x.pid,
            x.restarts, x.state_since_ms, x.last_exit, x.events_received, x.events_confirmed,
            x.lines_rejected, x.in_flight, x.last_error, x.confirm_p50_us, x.confirm_p99_us,
-           x.confirm_max_us);
+           x.confirm_max_us, x.sends_sent, x.sends_failed, x.sends_unknown, x.sends_resumed,
+           x.send_in_flight_id);
 }
 
 template <class Inspector>
@@ -306,8 +406,24 @@ int64_t steady_us();
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::event_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::upstream_lines)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::account_handles)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::store::outbox_record)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::outbox_enqueue)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::outbox_enqueued)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::outbox_wait)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::outbox_wait_expired)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::outbox_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::outbox_page)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::outbox_claimed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::outbox_part_sent)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::outbox_finish)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::direct_command)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(wabridge::direct_result)
 
 namespace wabridge::store {
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outbox_counts& x) {
+  return f(caf::meta::type_name("outbox_counts"), x.queued, x.sending, x.sent, x.failed, x.unknown);
+}
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pending_event& x) {
   return f(caf::meta::type_name("pending_event"), x.uid, x.payload);

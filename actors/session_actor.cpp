@@ -1,5 +1,6 @@
 #include "actors/session_actor.hpp"
 
+#include "actors/outbound_sender.hpp"
 #include "common/latency_histogram.hpp"
 #include "supervisor/backoff.hpp"
 #include "supervisor/child_process.hpp"
@@ -121,9 +122,11 @@ struct session_state {
   bool retry_scheduled = false;
   session_status status;
   latency_histogram confirm_latency;
+  std::unique_ptr<outbound_sender> sender;
   struct drain_state {
     bool active = false;
     bool eof = false;  // the upstream closed its stdout after `stop`
+    bool stop_written = false;
     caf::typed_response_promise<drain_report> promise;
     std::chrono::steady_clock::time_point started;
     uint64_t confirmed_before = 0;
@@ -139,6 +142,7 @@ struct session_state {
     status.state = state;
     status.reason = reason;
     status.state_since_ms = now_ms();
+    if (sender) sender->set_connected(state == "connected");
   }
 
   // Asks the child to stop, gives it a moment, then kills it; joins the reader.
@@ -258,8 +262,10 @@ void on_control(session_self self, upstream::upstream_message& msg) {
   } else if (auto* log = std::get_if<upstream::log_msg>(&msg)) {
     spdlog::info("upstream account={} says level={} msg=\"{}\"", st.cfg.account.name, log->level,
                  log->text);
-  } else if (std::holds_alternative<upstream::send_result_msg>(msg)) {
-    // Outbound sends arrive with issue #4; nothing is waiting for results yet.
+  } else if (auto* result = std::get_if<upstream::send_result_msg>(&msg)) {
+    if (!st.sender->on_result(*result))
+      spdlog::info("upstream account={} send_result for id=\"{}\" nobody waits for (late or stray)",
+                   st.cfg.account.name, result->id);
   }
 }
 
@@ -296,6 +302,7 @@ void finish_drain(session_self self, bool clean) {
   if (st.reader.joinable()) st.reader.join();
   st.child.reset();
   st.status.pid = 0;
+  st.sender->upstream_gone();
   drain_report report;
   report.account = st.cfg.account.name;
   report.confirmed = st.status.events_confirmed - d.confirmed_before;
@@ -318,6 +325,18 @@ void maybe_finish_drain(session_self self) {
     finish_drain(self, true);
 }
 
+// Drain step "stop intake": asks the upstream to stop once no send is on the
+// wire (a send's answer must not be cut off by the stop).
+void stop_upstream_intake(session_self self) {
+  auto& st = self->state;
+  if (!st.drain.active || st.drain.stop_written) return;
+  st.drain.stop_written = true;
+  if (!st.child || st.child->write_all(upstream::format_stop() + "\n")) {
+    st.drain.eof = true;  // the child is gone already; nothing more will come
+    maybe_finish_drain(self);
+  }
+}
+
 void on_eof(session_self self, uint64_t generation) {
   auto& st = self->state;
   if (generation != st.generation || !st.child) return;
@@ -328,6 +347,7 @@ void on_eof(session_self self, uint64_t generation) {
     maybe_finish_drain(self);
     return;
   }
+  st.sender->upstream_gone();
   st.child->close_stdin();
   // EOF on stdout normally means the child is exiting; give it a moment.
   for (int i = 0; i < 100 && !st.child->try_wait(); ++i) std::this_thread::sleep_for(10ms);
@@ -358,6 +378,14 @@ void on_eof(session_self self, uint64_t generation) {
 session_actor::behavior_type session_impl(session_self self, session_config cfg) {
   self->state.cfg = std::move(cfg);
   self->state.status.upstream = to_string(self->state.cfg.account.upstream);
+  self->state.sender =
+      std::make_unique<outbound_sender>(self->state.cfg.account.name, self->state.cfg.outbound);
+  self->state.sender->attach(
+      self, self->state.cfg.journal, [self](const std::string& line) -> caf::error {
+        if (!self->state.child)
+          return make_error(errc::upstream_unavailable, "no upstream process");
+        return self->state.child->write_all(line);
+      });
   spawn_child(self);
   return {
       [self](upstream_lines& msg) { on_lines(self, msg); },
@@ -392,12 +420,9 @@ session_actor::behavior_type session_impl(session_self self, session_config cfg)
         st.drain.promise = promise;
         st.drain.started = std::chrono::steady_clock::now();
         st.drain.confirmed_before = st.status.events_confirmed;
-        spdlog::info("upstream account={} drain begin in_flight={}", st.cfg.account.name,
-                     st.status.in_flight);
-        if (auto err = st.child->write_all(upstream::format_stop() + "\n")) {
-          st.drain.eof = true;  // the child is gone already; nothing more will come
-          maybe_finish_drain(self);
-        }
+        spdlog::info("upstream account={} drain begin in_flight={} send_in_flight={}",
+                     st.cfg.account.name, st.status.in_flight, st.sender->counters().in_flight_id);
+        st.sender->pause([self] { stop_upstream_intake(self); });
         // Leave time for the worker to report before the supervisor's kill.
         self->delayed_send(self, st.cfg.restart.drain_timeout * 8 / 10, drain_atom::value,
                            st.generation);
@@ -412,7 +437,19 @@ session_actor::behavior_type session_impl(session_self self, session_config cfg)
         out.confirm_p50_us = st.confirm_latency.quantile(0.50);
         out.confirm_p99_us = st.confirm_latency.quantile(0.99);
         out.confirm_max_us = st.confirm_latency.max();
+        const auto& sends = st.sender->counters();
+        out.sends_sent = sends.sent;
+        out.sends_failed = sends.failed;
+        out.sends_unknown = sends.unknown;
+        out.sends_resumed = sends.resumed;
+        out.send_in_flight_id = sends.in_flight_id;
         return out;
+      },
+      [self](kick_atom) { self->state.sender->kick(); },
+      [self](timeout_atom, uint64_t token) { self->state.sender->on_timeout(token); },
+      [self](part_atom, uint64_t token) { self->state.sender->on_part_due(token); },
+      [self](direct_command& command) -> caf::typed_response_promise<direct_result> {
+        return self->state.sender->direct(command);
       },
   };
 }
@@ -422,14 +459,17 @@ session_actor::behavior_type session_impl(session_self self, session_config cfg)
 std::vector<std::string> upstream_argv(const session_config& cfg) {
   const auto& acc = cfg.account;
   if (acc.upstream == upstream_kind::sim) {
-    return {cfg.self_exe,   "sim-upstream",
-            "--account",    acc.name,
-            "--ledger-dir", cfg.account_dir + "/sim",
-            "--rate",       fmt_double(acc.sim.rate),
-            "--total",      std::to_string(acc.sim.total),
-            "--seed",       std::to_string(acc.sim.seed),
-            "--body-bytes", std::to_string(acc.sim.body_bytes),
-            "--chats",      std::to_string(acc.sim.chats)};
+    return {cfg.self_exe,      "sim-upstream",
+            "--account",       acc.name,
+            "--ledger-dir",    cfg.account_dir + "/sim",
+            "--rate",          fmt_double(acc.sim.rate),
+            "--total",         std::to_string(acc.sim.total),
+            "--seed",          std::to_string(acc.sim.seed),
+            "--body-bytes",    std::to_string(acc.sim.body_bytes),
+            "--chats",         std::to_string(acc.sim.chats),
+            "--send-fail",     fmt_double(acc.sim.send_fail),
+            "--send-stall",    fmt_double(acc.sim.send_stall),
+            "--send-delay-ms", std::to_string(acc.sim.send_delay.count())};
   }
   std::string dir = acc.baileys.sidecar_dir.empty() ? "sidecar/baileys" : acc.baileys.sidecar_dir;
   return {acc.baileys.node, dir + "/index.js", "--account",

@@ -3,7 +3,9 @@
 // session, splits the child's stdout into lines and mails them to the
 // session; the session parses them, sends events to the journal actor and,
 // only once the journal has committed them, writes `confirm` to the child.
-// A child that exits is respawned with capped exponential backoff.
+// A child that exits is respawned with capped exponential backoff. Outgoing
+// sends go through its outbound_sender (actors/outbound_sender.hpp), one at
+// a time, from the journal's outbox.
 #pragma once
 
 #include "actors/messages.hpp"
@@ -21,6 +23,7 @@ struct session_config {
   std::string self_exe;     // path of the wabridge binary (runs sim-upstream)
   journal_actor journal;
   supervisor_config restart;        // backoff_* and stable_after govern upstream restarts
+  outbound_config outbound;         // chunk delay and send timeout of outgoing sends
   uint64_t max_in_flight = 65'536;  // lines read but not yet committed before the reader pauses
 };
 

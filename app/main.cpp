@@ -81,6 +81,9 @@ int main(int argc, char** argv) {
   sim->add_option("--seed", sim_opts.seed);
   sim->add_option("--body-bytes", sim_opts.body_bytes);
   sim->add_option("--chats", sim_opts.chats);
+  sim->add_option("--send-fail", sim_opts.send_fail);
+  sim->add_option("--send-stall", sim_opts.send_stall);
+  sim->add_option("--send-delay-ms", sim_opts.send_delay_ms);
   sim->group("");  // hidden
 
   CLI11_PARSE(app, argc, argv);

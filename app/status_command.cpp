@@ -98,8 +98,9 @@ void print_supervisor(const supervisor::supervisor_state& s) {
 }
 
 void print_accounts(const json& body) {
-  std::printf("%-16s %-8s %-13s %-8s %-9s %-10s %-8s %-8s %s\n", "ACCOUNT", "KIND", "UPSTREAM",
-              "PID", "RESTARTS", "LAST-SEQ", "JOURNAL", "UNACKED", "OLDEST-UNACKED");
+  std::printf("%-16s %-8s %-13s %-8s %-9s %-10s %-8s %-8s %-15s %s\n", "ACCOUNT", "KIND",
+              "UPSTREAM", "PID", "RESTARTS", "LAST-SEQ", "JOURNAL", "UNACKED", "OLDEST-UNACKED",
+              "SENDS-PENDING");
   for (const auto& acc : body.value("accounts", json::array())) {
     if (acc.contains("error")) {
       std::printf("%-16s error: %s\n", acc.value("name", "?").c_str(),
@@ -109,13 +110,15 @@ void print_accounts(const json& body) {
     const auto& up = acc["upstream"];
     const auto& j = acc["journal"];
     const auto& oldest = acc["oldestUnackedAgeMs"];
-    std::printf("%-16s %-8s %-13s %-8lld %-9u %-10llu %-8s %-8llu %s\n",
+    const json outbox = acc.value("outbox", json::object());
+    const unsigned long long pending = outbox.value("queued", 0ull) + outbox.value("sending", 0ull);
+    std::printf("%-16s %-8s %-13s %-8lld %-9u %-10llu %-8s %-8llu %-15s %llu\n",
                 acc.value("name", "?").c_str(), up.value("kind", "?").c_str(),
                 up.value("state", "?").c_str(), static_cast<long long>(up.value("pid", 0)),
                 up.value("restarts", 0u), static_cast<unsigned long long>(j.value("lastSeq", 0ull)),
                 j.value("degraded", false) ? "DEGRADED" : "ok",
                 static_cast<unsigned long long>(acc.value("unacked", 0ull)),
-                oldest.is_number() ? age(oldest.get<double>() / 1000.0).c_str() : "-");
+                oldest.is_number() ? age(oldest.get<double>() / 1000.0).c_str() : "-", pending);
     if (acc.contains("supervision") && acc["supervision"].value("state", "") != "running")
       std::printf("%-16s actors %s: %s\n", "", acc["supervision"].value("state", "?").c_str(),
                   acc["supervision"].value("reason", "").c_str());

@@ -34,6 +34,8 @@ const char* to_string(errc code) {
       return "config_invalid";
     case errc::account_unavailable:
       return "account_unavailable";
+    case errc::idempotency_conflict:
+      return "idempotency_conflict";
   }
   return "unknown";
 }

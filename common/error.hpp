@@ -30,6 +30,7 @@ enum class errc : uint8_t {
   protocol_violation,    // an upstream line that does not follow the protocol
   config_invalid,        // the configuration has problems
   account_unavailable,   // the account's actors are restarting or have failed (HTTP 503)
+  idempotency_conflict,  // an Idempotency-Key reused for a different request (HTTP 422)
 };
 
 /// Stable lower_snake_case name of a code, used in logs and JSON.

@@ -25,6 +25,9 @@ struct sim_config {
   uint64_t seed = 1;        // PRNG seed: same seed, same event stream
   uint32_t body_bytes = 0;  // mean body length; 0 = realistic mix of short and long texts
   uint32_t chats = 50;      // distinct chats the events are spread over
+  double send_fail = 0.0;   // fraction of outbound sends answered ok:false (simulated failure)
+  double send_stall = 0.0;  // fraction of outbound sends never answered (exercises send_timeout)
+  millis send_delay{0};     // how long each outbound send takes before it is answered
 };
 
 /// [account.baileys]: the Node sidecar (issue #5 fills this in further).
@@ -37,7 +40,8 @@ struct baileys_config {
 struct account_config {
   std::string name;  // [a-z0-9_-]{1,32}
   upstream_kind upstream = upstream_kind::sim;
-  std::string token;  // "" = no bearer token required
+  std::string token;         // "" = no bearer token required
+  std::string reply_prefix;  // put before every outgoing text (self-chat mode); "" = none
   sim_config sim;
   baileys_config baileys;
 };
@@ -58,6 +62,16 @@ struct http_config {
   uint32_t max_limit = 1000;  // cap on ?limit=
   millis read_timeout{10'000};
   millis write_timeout{10'000};
+};
+
+/// [outbound]: how sends go out (docs/http-api.md, "Outbound").
+struct outbound_config {
+  uint32_t chunk_limit = 4096;  // code points per text message; longer texts are split
+  millis chunk_delay{300};      // pause between the chunks of one text
+  millis send_timeout{30'000};  // an upstream command not answered by then is "unknown"
+  millis wait_timeout{60'000};  // how long a synchronous HTTP send waits before answering 202
+  uint32_t max_attempts = 3;    // hand-overs to the upstream (restarts resume) before "unknown"
+  millis retain{86'400'000};    // keep finished sends (and idempotency keys) this long
 };
 
 /// [supervisor]
@@ -92,6 +106,7 @@ struct bridge_config {
   supervisor_config supervisor;
   journal_config journal;
   http_config http;
+  outbound_config outbound;
   log_config log;
   std::vector<account_config> accounts;
 

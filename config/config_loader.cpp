@@ -161,11 +161,13 @@ class config_checker {
       : source_name_(std::move(source_name)), base_dir_(std::move(base_dir)) {}
 
   config_result check(const toml::table& root) {
-    reject_unknown(root, "", {"bridge", "supervisor", "journal", "http", "log", "account"});
+    reject_unknown(root, "",
+                   {"bridge", "supervisor", "journal", "http", "outbound", "log", "account"});
     if (const auto* t = sub_table(root, "bridge", "")) check_bridge(*t);
     if (const auto* t = sub_table(root, "supervisor", "")) check_supervisor(*t);
     if (const auto* t = sub_table(root, "journal", "")) check_journal(*t);
     if (const auto* t = sub_table(root, "http", "")) check_http(*t);
+    if (const auto* t = sub_table(root, "outbound", "")) check_outbound(*t);
     if (const auto* t = sub_table(root, "log", "")) check_log(*t);
     check_accounts(root);
     check_default_account(root);
@@ -385,6 +387,35 @@ class config_checker {
     read_duration(t, "write_timeout", path, h.write_timeout, false);
   }
 
+  void check_outbound(const toml::table& t) {
+    const std::string path = "outbound";
+    reject_unknown(
+        t, path,
+        {"chunk_limit", "chunk_delay", "send_timeout", "wait_timeout", "max_attempts", "retain"});
+    auto& o = config_.outbound;
+    read_integer(t, "chunk_limit", path, o.chunk_limit, 16, 65536);
+    read_duration(t, "chunk_delay", path, o.chunk_delay, true);
+    read_duration(t, "send_timeout", path, o.send_timeout, false);
+    read_duration(t, "wait_timeout", path, o.wait_timeout, true);
+    read_integer(t, "max_attempts", path, o.max_attempts, 1, 100);
+    read_duration(t, "retain", path, o.retain, false);
+  }
+
+  // A number in [0, 1] (TOML integer or float).
+  void read_fraction(const toml::table& t, std::string_view key, const std::string& path,
+                     double& out) {
+    const toml::node* node = t.get(key);
+    if (node == nullptr) return;
+    std::optional<double> value;
+    if (const auto* f = node->as_floating_point()) value = f->get();
+    if (const auto* i = node->as_integer()) value = static_cast<double>(i->get());
+    if (!value || !std::isfinite(*value) || *value < 0 || *value > 1) {
+      add(node->source(), join_key(path, key), "must be a number from 0 to 1");
+      return;
+    }
+    out = *value;
+  }
+
   void check_log(const toml::table& t) {
     const std::string path = "log";
     reject_unknown(t, path, {"level"});
@@ -421,7 +452,7 @@ class config_checker {
   }
 
   void check_account(const toml::table& t, const std::string& path) {
-    reject_unknown(t, path, {"name", "upstream", "token", "sim", "baileys"});
+    reject_unknown(t, path, {"name", "upstream", "token", "reply_prefix", "sim", "baileys"});
     account_config account;
 
     if (const toml::node* node = read_string(t, "name", path, account.name)) {
@@ -469,6 +500,8 @@ class config_checker {
       }
     }
 
+    read_string(t, "reply_prefix", path, account.reply_prefix);
+
     if (const toml::table* sim = sub_table(t, "sim", path)) {
       const std::string sim_path = join_key(path, "sim");
       if (upstream_known && account.upstream != upstream_kind::sim)
@@ -485,7 +518,9 @@ class config_checker {
   }
 
   void check_sim(const toml::table& t, const std::string& path, sim_config& sim) {
-    reject_unknown(t, path, {"rate", "total", "seed", "body_bytes", "chats"});
+    reject_unknown(
+        t, path,
+        {"rate", "total", "seed", "body_bytes", "chats", "send_fail", "send_stall", "send_delay"});
     if (const toml::node* node = t.get("rate")) {
       std::optional<double> rate;
       if (const auto* f = node->as_floating_point()) rate = f->get();
@@ -503,6 +538,9 @@ class config_checker {
     read_integer(t, "seed", path, sim.seed, 0, int64_max);
     read_integer(t, "body_bytes", path, sim.body_bytes, 0, 65536);
     read_integer(t, "chats", path, sim.chats, 1, 100000);
+    read_fraction(t, "send_fail", path, sim.send_fail);
+    read_fraction(t, "send_stall", path, sim.send_stall);
+    read_duration(t, "send_delay", path, sim.send_delay, true);
   }
 
   void check_baileys(const toml::table& t, const std::string& path, baileys_config& baileys) {

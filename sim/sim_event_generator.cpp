@@ -691,6 +691,20 @@ std::string message_id_of(uint64_t i) {
   return id;
 }
 
+nlohmann::json sim_event_generator::chat_info(const std::string& chat_id) const {
+  for (const auto& c : chats_) {
+    if (c.id != chat_id) continue;
+    nlohmann::json participants = nlohmann::json::array();
+    if (c.is_group) {
+      for (uint32_t m : c.members) participants.push_back(contacts_[m].jid);
+      participants.push_back(self_.jid);
+    }
+    return nlohmann::json{
+        {"name", c.name}, {"isGroup", c.is_group}, {"participants", participants}};
+  }
+  return nullptr;
+}
+
 std::string sim_event_generator::uid(uint64_t i) const {
   plan p = make_plan(i);
   const chat& c = chats_[p.chat];

@@ -67,6 +67,10 @@ class sim_event_generator {
     std::vector<uint32_t> members;  // contact indices; a DM has exactly one
   };
 
+  /// {"name", "isGroup", "participants": [jids]} for one of the sim's chats,
+  /// or a null json when `chat_id` is not one of them (GET /chat/{id}).
+  nlohmann::json chat_info(const std::string& chat_id) const;
+
   /// Internal per-event choices and the generator's text corpus; public only
   /// so the .cpp's helpers can name them.
   struct plan;

@@ -2,6 +2,7 @@
 
 #include "sim/sim_event_generator.hpp"
 #include "sim/sim_ledger.hpp"
+#include "sim/sim_sent_ledger.hpp"
 #include "upstream/protocol.hpp"
 
 #include <fcntl.h>
@@ -21,6 +22,8 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <random>
+#include <set>
 #include <thread>
 #include <variant>
 
@@ -234,6 +237,9 @@ class sim_server {
   flow service_inbox();
   flow handle(confirm_item& item);
   void answer(const upstream::send_msg& msg);
+  void answer_message_op(const upstream::send_msg& msg, upstream::send_result_msg& res);
+  flow deliver_due_answers();
+  int ms_until_next_answer() const;
   flow flush(std::optional<clock_type::time_point> deadline = std::nullopt);
   flow wait_input(int timeout_ms);
   flow redeliver_some();
@@ -269,6 +275,19 @@ class sim_server {
   bool eof_ = false;
   int exit_code_ = 0;
   uint64_t next_send_ = 0;
+
+  // Outbound: answers of message sends wait here until due (send_delay_ms);
+  // strictly in arrival order.
+  struct pending_answer {
+    clock_type::time_point due;
+    upstream::send_result_msg result;
+    std::optional<sent_record> record;  // what to append to sent.jsonl when answered ok
+  };
+  std::deque<pending_answer> pending_answers_;
+  std::unique_ptr<sent_ledger_writer> sent_;
+  std::set<std::string> accepted_ids_;  // message ids taken (sent or about to be)
+  std::mt19937_64 send_rng_;
+  uint64_t duplicate_sends_ = 0;
   int unknown_logged_ = 0;
   uint64_t confirmed_this_run_ = 0;
 };
@@ -328,19 +347,67 @@ sim_server::flow sim_server::handle(confirm_item& item) {
   return flow::go_on;
 }
 
+namespace {
+
+bool is_message_op(const std::string& op) {
+  return op == "send" || op == "edit" || op == "send-media" || op == "send-poll" ||
+         op == "send-location" || op == "react";
+}
+
+// What a message op needs, as WhatsApp would refuse it; "" when fine.
+std::string check_args(const std::string& op, const nlohmann::json& args) {
+  auto str = [&](const char* key) {
+    auto it = args.find(key);
+    return it != args.end() && it->is_string() && !it->get<std::string>().empty();
+  };
+  if (!str("chatId")) return "chatId is required";
+  if ((op == "send" || op == "edit") && !str("message")) return "message is required";
+  if ((op == "edit" || op == "react") && !str("messageId")) return "messageId is required";
+  if (op == "react" && !(args.contains("emoji") && args["emoji"].is_string()))
+    return "emoji is required";
+  if (op == "send-poll" && !(str("question") && args.contains("options") &&
+                             args["options"].is_array() && args["options"].size() >= 2))
+    return "question and at least 2 options are required";
+  if (op == "send-location" && !(args.contains("latitude") && args["latitude"].is_number() &&
+                                 args.contains("longitude") && args["longitude"].is_number()))
+    return "latitude and longitude are required";
+  if (op == "send-media") {
+    if (!str("filePath")) return "filePath is required";
+    struct stat st {};
+    const std::string path = args["filePath"].get<std::string>();
+    if (::stat(path.c_str(), &st) != 0) return "file not found: " + path;
+  }
+  return {};
+}
+
+}  // namespace
+
 void sim_server::answer(const upstream::send_msg& msg) {
   upstream::send_result_msg res;
   res.id = msg.id;
-  if (msg.op == "send") {
-    // Unique across restarts without any state: microseconds at start + a counter.
-    if (next_send_ == 0)
-      next_send_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                             std::chrono::system_clock::now().time_since_epoch())
-                                             .count());
+  if (is_message_op(msg.op)) {
+    answer_message_op(msg, res);
+    return;
+  }
+  if (msg.op == "typing" || msg.op == "read") {
     res.ok = true;
-    res.message_ids.push_back("SIMOUT" + std::to_string(next_send_++));
+  } else if (msg.op == "chat") {
+    const std::string chat = msg.args.contains("chatId") && msg.args["chatId"].is_string()
+                                 ? msg.args["chatId"].get<std::string>()
+                                 : "";
+    if (chat.empty()) {
+      res.error = "chatId is required";
+    } else {
+      res.ok = true;
+      res.data = gen_.chat_info(chat);
+      if (res.data.is_null()) {
+        const bool group = chat.size() > 5 && chat.compare(chat.size() - 5, 5, "@g.us") == 0;
+        res.data = nlohmann::json{{"name", chat.substr(0, chat.find('@'))},
+                                  {"isGroup", group},
+                                  {"participants", nlohmann::json::array()}};
+      }
+    }
   } else {
-    res.ok = false;
     res.error = "unsupported op";
   }
   if (!stdout_open_) {
@@ -349,6 +416,96 @@ void sim_server::answer(const upstream::send_msg& msg) {
   }
   out_ += upstream::format_send_result(res);
   out_ += '\n';
+}
+
+void sim_server::answer_message_op(const upstream::send_msg& msg, upstream::send_result_msg& res) {
+  const auto now = clock_type::now();
+  if (const std::string why = check_args(msg.op, msg.args); !why.empty()) {
+    res.error = why;
+    pending_answers_.push_back({now, res, std::nullopt});
+    return;
+  }
+  std::string id = msg.message_id;
+  if (id.empty()) {
+    // Unique across restarts without any state: microseconds at start + a counter.
+    if (next_send_ == 0)
+      next_send_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+    id = "SIMOUT" + std::to_string(next_send_++);
+  }
+  if (accepted_ids_.count(id) != 0) {
+    // WhatsApp keys a message by its id: the same id again is the same message.
+    ++duplicate_sends_;
+    log("level=info msg=\"message id seen before; not sent again\" message_id=" + id +
+        " duplicates=" + std::to_string(duplicate_sends_));
+    res.ok = true;
+    res.message_ids.push_back(id);
+    pending_answers_.push_back({now, res, std::nullopt});
+    return;
+  }
+  // The worker promises one send at a time: one arriving while an earlier
+  // one is unanswered is a bug on its side, recorded for the tests.
+  const bool overlap = std::any_of(pending_answers_.begin(), pending_answers_.end(),
+                                   [](const pending_answer& p) { return p.record.has_value(); });
+  if (overlap)
+    log("level=warn msg=\"send arrived while another was unanswered (overlap)\" id=\"" + msg.id +
+        "\"");
+  const double roll = std::uniform_real_distribution<double>(0.0, 1.0)(send_rng_);
+  if (roll < options_.send_stall) {
+    log("level=info msg=\"stalling a send (never answered)\" id=\"" + msg.id + "\"");
+    return;
+  }
+  const auto due = now + std::chrono::milliseconds(options_.send_delay_ms);
+  if (roll < options_.send_stall + options_.send_fail) {
+    res.error = "simulated failure";
+    pending_answers_.push_back({due, res, std::nullopt});
+    return;
+  }
+  accepted_ids_.insert(id);
+  res.ok = true;
+  res.message_ids.push_back(id);
+  sent_record record;
+  record.message_id = id;
+  record.op = msg.op;
+  record.chat_id = msg.args["chatId"].get<std::string>();
+  record.args = msg.args;
+  record.overlap = overlap;
+  pending_answers_.push_back({due, res, std::move(record)});
+}
+
+// Answers (and records) the message sends whose time has come, in order.
+sim_server::flow sim_server::deliver_due_answers() {
+  const auto now = clock_type::now();
+  while (!pending_answers_.empty() && pending_answers_.front().due <= now) {
+    auto answer = std::move(pending_answers_.front());
+    pending_answers_.pop_front();
+    if (answer.record) {
+      answer.record->at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+      if (auto err = sent_->append(*answer.record)) {
+        fatal(err, "cannot record a sent message");
+        return flow::exit_now;
+      }
+    }
+    if (!stdout_open_) {
+      log("level=warn msg=\"send answered after stop; not written\" id=\"" + answer.result.id +
+          "\"");
+      continue;
+    }
+    out_ += upstream::format_send_result(answer.result);
+    out_ += '\n';
+  }
+  return flow::go_on;
+}
+
+// Milliseconds until the next pending answer is due; -1 when none waits.
+int sim_server::ms_until_next_answer() const {
+  if (pending_answers_.empty()) return -1;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(pending_answers_.front().due -
+                                                                    clock_type::now());
+  return static_cast<int>(std::max<int64_t>(0, left.count() + 1));
 }
 
 // Writes out_ to stdout. While the pipe is full it keeps servicing the inbox,
@@ -478,6 +635,14 @@ sim_server::flow sim_server::generate_some(bool& idle_until_due, clock_type::tim
 // confirms what it committed during its drain), until stdin EOF or quiet.
 int sim_server::finish_stop() {
   auto deadline = stop_deadline_;
+  // Sends already taken are answered before stdout closes (as far as the
+  // stop deadline allows): the worker waits for them.
+  while (!pending_answers_.empty() && clock_type::now() < deadline && !eof_) {
+    if (deliver_due_answers() == flow::exit_now) return exit_code_;
+    const int wait_ms = ms_until_next_answer();
+    if (wait_ms < 0) break;
+    if (wait_input(wait_ms) == flow::exit_now) return exit_code_;
+  }
   if (flush(deadline) == flow::exit_now) return exit_code_;
   if (out_done_ < out_.size()) {
     log("level=warn msg=\"worker not reading during drain; unsent output dropped\" bytes=" +
@@ -528,6 +693,14 @@ int sim_server::run() {
     return exit_code_;
   }
   ledger_ = std::move(*opened);
+  auto sent = sent_ledger_writer::open(options_.ledger_dir);
+  if (!sent) {
+    fatal(sent.error(), "cannot open the sent ledger");
+    return exit_code_;
+  }
+  sent_ = std::move(*sent);
+  accepted_ids_ = sent_->known_ids();
+  send_rng_.seed(options_.seed * 0x9E3779B97F4A7C15ull + 0x5EED);
   const ledger_state& state = ledger_->state();
   redelivery_ = state.unconfirmed_ranges();
   uint64_t pending = 0;
@@ -557,6 +730,7 @@ int sim_server::run() {
   for (;;) {
     if (service_inbox() == flow::exit_now) break;
     if (stopping_) return finish_stop();
+    if (deliver_due_answers() == flow::exit_now) break;
     if (!out_.empty() && flush() == flow::exit_now) break;
 
     if (redelivery_pos_ < redelivery_.size()) {
@@ -580,6 +754,8 @@ int sim_server::run() {
       log("level=info msg=\"total reached; idle\" generated=" +
           std::to_string(ledger_->state().generated));
     }
+    const int answer_ms = ms_until_next_answer();
+    if (answer_ms >= 0 && (timeout_ms < 0 || answer_ms < timeout_ms)) timeout_ms = answer_ms;
     if (wait_input(timeout_ms) == flow::exit_now) break;
   }
   if (eof_) log("level=info msg=\"stdin closed; exiting\"");

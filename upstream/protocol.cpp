@@ -362,6 +362,10 @@ caf::expected<worker_message> parse_worker_line(const std::string& line) {
     auto args = j.find("args");
     msg.args = args != j.end() ? *args : json::object();
     if (!msg.args.is_object()) return violation("\"args\" must be an object", line);
+    if (auto mid = j.find("messageId"); mid != j.end()) {
+      if (!mid->is_string()) return violation("\"messageId\" must be a string", line);
+      msg.message_id = mid->get<std::string>();
+    }
     return worker_message{std::move(msg)};
   }
   if (*type == "stop") return worker_message{stop_msg{}};
@@ -406,7 +410,9 @@ std::string format_confirm(const std::vector<std::string>& uids) {
 }
 
 std::string format_send(const send_msg& msg) {
-  return dump(json{{"type", "send"}, {"id", msg.id}, {"op", msg.op}, {"args", msg.args}});
+  json j{{"type", "send"}, {"id", msg.id}, {"op", msg.op}, {"args", msg.args}};
+  if (!msg.message_id.empty()) j["messageId"] = msg.message_id;
+  return dump(j);
 }
 
 std::string format_stop() {

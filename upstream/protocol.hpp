@@ -96,6 +96,7 @@ struct send_msg {
   std::string id;
   std::string op;
   nlohmann::json args;
+  std::string message_id;  // "messageId": id for the message the op creates ("" = upstream picks)
 };
 
 /// {"type":"stop"}: drain — stop intake, flush, exit 0.

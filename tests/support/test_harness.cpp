@@ -221,11 +221,16 @@ std::string config_text(const bridge_options& options) {
         << "name = " << toml_string(acc.name) << '\n'
         << "upstream = \"sim\"\n";
     if (!acc.token.empty()) out << "token = " << toml_string(acc.token) << '\n';
+    if (!acc.reply_prefix.empty())
+      out << "reply_prefix = " << toml_string(acc.reply_prefix) << '\n';
     out << "\n[account.sim]\n"
         << "rate = " << toml_number(acc.rate) << '\n'
         << "total = " << acc.total << '\n'
         << "seed = " << acc.seed << '\n'
-        << "chats = " << acc.chats << "\n\n";
+        << "chats = " << acc.chats << '\n'
+        << "send_fail = " << toml_number(acc.send_fail) << '\n'
+        << "send_stall = " << toml_number(acc.send_stall) << '\n'
+        << "send_delay = \"" << acc.send_delay_ms << "ms\"\n\n";
   }
   return out.str();
 }

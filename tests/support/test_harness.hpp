@@ -71,6 +71,11 @@ struct sim_account {
   uint64_t seed;
   std::string token;  // "" = no bearer token
   uint32_t chats = 50;
+  // Outbound behaviour of the sim ([account.sim] send_*).
+  double send_fail = 0.0;
+  double send_stall = 0.0;
+  uint32_t send_delay_ms = 0;
+  std::string reply_prefix;  // [[account]] reply_prefix
 };
 
 struct bridge_options {

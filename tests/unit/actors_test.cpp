@@ -123,6 +123,7 @@ class bridge_fixture {
     journal_actor_config cfg;
     cfg.account = "test";
     cfg.dir = tmp_.path() + "/journal";
+    cfg.outbox_dir = tmp_.path() + "/outbox";
     cfg.journal = journal;
     auto handle = spawn_journal(sys_, cfg);
     INFO((handle ? std::string{} : describe(handle.error())));

@@ -320,11 +320,14 @@ TEST_CASE("format_confirm, format_send and format_stop round trip", "[protocol]"
   CHECK(holds<confirm_msg>(parse_worker_line(format_confirm(uids))).uids == uids);
   CHECK(holds<confirm_msg>(parse_worker_line(format_confirm({}))).uids.empty());
 
-  send_msg send{"id-1", "send-media", json{{"chatId", "c"}, {"caption", "ç"}}};
+  send_msg send{"id-1", "send-media", json{{"chatId", "c"}, {"caption", "ç"}}, "3EB0ABC"};
   const auto& back = holds<send_msg>(parse_worker_line(format_send(send)));
   CHECK(back.id == send.id);
   CHECK(back.op == send.op);
   CHECK(back.args == send.args);
+  CHECK(back.message_id == "3EB0ABC");
+  send_msg no_id{"id-2", "typing", json::object(), ""};
+  CHECK(holds<send_msg>(parse_worker_line(format_send(no_id))).message_id.empty());
 
   holds<stop_msg>(parse_worker_line(format_stop()));
 }
