@@ -6,6 +6,7 @@
 #include "actors/account_supervisor.hpp"
 #include "actors/http_outbound.hpp"
 #include "actors/http_replies.hpp"
+#include "common/qr_text.hpp"
 #include "common/version.hpp"
 #include "supervisor/listen_socket.hpp"
 
@@ -126,6 +127,7 @@ json session_json(const session_status& s) {
       {"confirmLatencyUs",
        json{{"p50", s.confirm_p50_us}, {"p99", s.confirm_p99_us}, {"max", s.confirm_max_us}}},
       {"qr", s.qr.empty() ? json(nullptr) : json(s.qr)},
+      {"pairingCode", s.pairing_code.empty() ? json(nullptr) : json(s.pairing_code)},
       {"sends",
        json{{"sent", s.sends_sent},
             {"failed", s.sends_failed},
@@ -320,6 +322,8 @@ class http_front_end::impl {
     route("POST", "/ack", &impl::ack);
     route("GET", "/status", &impl::status);
     route("GET", "/metrics", &impl::metrics);
+    route("GET", "/pairing", &impl::pairing);
+    route("POST", "/pairing", &impl::pairing);
     outbound_.register_routes(
         [this](const char* method, const std::string& path, http_outbound::handler handler) {
           route(method, path, std::move(handler));
@@ -516,6 +520,47 @@ class http_front_end::impl {
                 {"ackedFloor", v.acks.acked_floor},
                 {"unacked", v.journal.last_seq - std::min(v.acks.acked_floor, v.journal.last_seq)},
                 {"oldestUnackedAgeMs", oldest < 0 ? json(nullptr) : json(now_ms() - oldest)}};
+  }
+
+  // GET /pairing: where pairing of a Baileys account stands, with the QR
+  // payload while one is shown (?format=text draws it for a terminal).
+  // POST /pairing: the same, after starting pairing afresh if the account
+  // is logged out (docs/sidecar.md, "Pairing").
+  void pairing(const account_actors& acc, const httplib::Request& req, httplib::Response& res) {
+    if (acc.config.upstream != upstream_kind::baileys)
+      return send_error(res, 409,
+                        "account \"" + acc.config.name +
+                            "\" uses the simulated upstream: there is nothing to pair");
+    const bool text = req.has_param("format") && req.get_param_value("format") == "text";
+    if (req.has_param("format") && !text) return send_error(res, 400, "format must be \"text\"");
+    auto s = req.method == "POST"
+                 ? call<session_status>(acc, &account_handles::session, pair_atom::value)
+                 : call<session_status>(acc, &account_handles::session, stats_atom::value);
+    if (!s) return send_error(res, s.error());
+    if (!text) {
+      return send_json(
+          res, 200,
+          json{{"account", acc.config.name},
+               {"state", s->state},
+               {"reason", s->reason},
+               {"linked", s->state == "connected"},
+               {"qr", s->qr.empty() || s->state != "qr" ? json(nullptr) : json(s->qr)},
+               {"pairingCode", s->pairing_code.empty() ? json(nullptr) : json(s->pairing_code)}});
+    }
+    std::string body = "account " + acc.config.name + ": " + s->state;
+    if (!s->reason.empty()) body += " (" + s->reason + ")";
+    body += '\n';
+    if (s->state == "qr" && !s->qr.empty()) {
+      auto drawn = render_qr_text(s->qr);
+      if (!drawn) return send_error(res, drawn.error());
+      body += *drawn;
+      body += "Scan it with WhatsApp on the phone: Settings > Linked devices > Link a device.\n";
+    }
+    if (!s->pairing_code.empty())
+      body += "Or choose \"Link with phone number instead\" and enter the code " + s->pairing_code +
+              "\n";
+    res.status = 200;
+    res.set_content(body, "text/plain; charset=utf-8");
   }
 
   void status(const account_actors& acc, const httplib::Request& req, httplib::Response& res) {

@@ -35,6 +35,7 @@ using claim_atom = caf::atom_constant<caf::atom("claim")>;      // journal: next
 using kick_atom = caf::atom_constant<caf::atom("kick")>;        // session: a send was queued
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;  // session: a send timed out
 using part_atom = caf::atom_constant<caf::atom("part")>;        // session: next chunk is due
+using pair_atom = caf::atom_constant<caf::atom("pair")>;  // session: pair a logged-out account
 
 // ---- session -> journal ---------------------------------------------------
 
@@ -160,7 +161,8 @@ struct session_status {
   std::string upstream;  // "sim" | "baileys"
   std::string state;  // starting|connecting|qr|connected|disconnected|logged_out|stopped|restarting
   std::string reason;
-  std::string qr;
+  std::string qr;            // pairing payload while state == qr
+  std::string pairing_code;  // code to type on the phone, when pairing by number
   int64_t pid = 0;
   uint32_t restarts = 0;
   int64_t state_since_ms = 0;
@@ -296,6 +298,7 @@ using session_actor =
                      caf::replies_to<drain_atom>::with<drain_report>,
                      caf::reacts_to<drain_atom, uint64_t>,  // self: drain deadline
                      caf::replies_to<stats_atom>::with<session_status>,
+                     caf::replies_to<pair_atom>::with<session_status>,  // POST /pairing
                      caf::reacts_to<kick_atom>,               // front end: a send was queued
                      caf::reacts_to<timeout_atom, uint64_t>,  // self: a command timed out
                      caf::reacts_to<part_atom, uint64_t>,     // self: chunk delay over
@@ -381,11 +384,11 @@ typename Inspector::result_type inspect(Inspector& f, upstream_eof& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_status& x) {
-  return f(caf::meta::type_name("session_status"), x.upstream, x.state, x.reason, x.qr, x.pid,
-           x.restarts, x.state_since_ms, x.last_exit, x.events_received, x.events_confirmed,
-           x.lines_rejected, x.in_flight, x.last_error, x.confirm_p50_us, x.confirm_p99_us,
-           x.confirm_max_us, x.sends_sent, x.sends_failed, x.sends_unknown, x.sends_resumed,
-           x.send_in_flight_id);
+  return f(caf::meta::type_name("session_status"), x.upstream, x.state, x.reason, x.qr,
+           x.pairing_code, x.pid, x.restarts, x.state_since_ms, x.last_exit, x.events_received,
+           x.events_confirmed, x.lines_rejected, x.in_flight, x.last_error, x.confirm_p50_us,
+           x.confirm_p99_us, x.confirm_max_us, x.sends_sent, x.sends_failed, x.sends_unknown,
+           x.sends_resumed, x.send_in_flight_id);
 }
 
 template <class Inspector>

@@ -4,6 +4,7 @@
 #include "common/latency_histogram.hpp"
 #include "supervisor/backoff.hpp"
 #include "supervisor/child_process.hpp"
+#include "upstream/baileys_launch.hpp"
 #include "upstream/protocol.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -162,11 +164,22 @@ struct session_state {
 
 using session_self = session_actor::stateful_pointer<session_state>;
 
+// Starts the upstream process, or says why it cannot be started: a Baileys
+// account whose sidecar is not installed gets the command that installs it
+// (and is retried with backoff, so installing it is enough).
+caf::expected<std::unique_ptr<supervisor::child_process>> start_upstream(
+    const session_config& cfg) {
+  if (cfg.account.upstream == upstream_kind::baileys) {
+    const auto dir = upstream::find_sidecar_dir(cfg.account.baileys.sidecar_dir, cfg.self_exe);
+    if (auto err = upstream::check_sidecar_installed(dir)) return err;
+  }
+  return supervisor::child_process::spawn(upstream_argv(cfg));
+}
+
 void spawn_child(session_self self) {
   auto& st = self->state;
   ++st.generation;
-  auto argv = upstream_argv(st.cfg);
-  auto child = supervisor::child_process::spawn(argv);
+  auto child = start_upstream(st.cfg);
   if (!child) {
     st.status.last_error = describe(child.error());
     st.set_state("disconnected", "cannot start upstream: " + st.status.last_error);
@@ -255,6 +268,7 @@ void on_control(session_self self, upstream::upstream_message& msg) {
   auto& st = self->state;
   if (auto* link_state = std::get_if<upstream::state_msg>(&msg)) {
     st.status.qr = link_state->qr;
+    st.status.pairing_code = link_state->pairing_code;
     st.set_state(upstream::to_string(link_state->state), link_state->reason);
   } else if (auto* hello = std::get_if<upstream::hello_msg>(&msg)) {
     spdlog::info("upstream account={} hello upstream={} version={} protocol={}",
@@ -375,6 +389,44 @@ void on_eof(session_self self, uint64_t generation) {
   self->delayed_send(self, delay, restart_atom::value, st.generation);
 }
 
+session_status current_status(session_self self) {
+  auto& st = self->state;
+  session_status out = st.status;
+  out.confirm_p50_us = st.confirm_latency.quantile(0.50);
+  out.confirm_p99_us = st.confirm_latency.quantile(0.99);
+  out.confirm_max_us = st.confirm_latency.max();
+  const auto& sends = st.sender->counters();
+  out.sends_sent = sends.sent;
+  out.sends_failed = sends.failed;
+  out.sends_unknown = sends.unknown;
+  out.sends_resumed = sends.resumed;
+  out.send_in_flight_id = sends.in_flight_id;
+  return out;
+}
+
+// `wabridge pair` (POST /pairing) on a logged-out Baileys account: WhatsApp
+// has revoked its credentials, so starting the sidecar on them again would
+// only be refused again. Move them aside (kept, not deleted, for forensics)
+// and start the sidecar afresh: it then shows a new QR code.
+void pair_again_if_logged_out(session_self self) {
+  auto& st = self->state;
+  if (st.cfg.account.upstream != upstream_kind::baileys || st.status.state != "logged_out") return;
+  st.stop_child();
+  const std::string auth = st.cfg.account_dir + "/baileys/auth";
+  const std::string aside = auth + ".logged-out-" + std::to_string(now_ms());
+  std::error_code ec;
+  if (std::filesystem::exists(auth, ec)) std::filesystem::rename(auth, aside, ec);
+  if (ec) {
+    st.status.last_error = "cannot move " + auth + " aside: " + ec.message();
+    spdlog::error("upstream account={} pairing again failed error=\"{}\"", st.cfg.account.name,
+                  st.status.last_error);
+    return;
+  }
+  spdlog::info("upstream account={} pairing again old_auth={}", st.cfg.account.name, aside);
+  st.consecutive_failures = 0;
+  spawn_child(self);
+}
+
 session_actor::behavior_type session_impl(session_self self, session_config cfg) {
   self->state.cfg = std::move(cfg);
   self->state.status.upstream = to_string(self->state.cfg.account.upstream);
@@ -431,19 +483,10 @@ session_actor::behavior_type session_impl(session_self self, session_config cfg)
       [self](drain_atom, uint64_t generation) {
         if (generation == self->state.generation) finish_drain(self, false);
       },
-      [self](stats_atom) -> session_status {
-        auto& st = self->state;
-        session_status out = st.status;
-        out.confirm_p50_us = st.confirm_latency.quantile(0.50);
-        out.confirm_p99_us = st.confirm_latency.quantile(0.99);
-        out.confirm_max_us = st.confirm_latency.max();
-        const auto& sends = st.sender->counters();
-        out.sends_sent = sends.sent;
-        out.sends_failed = sends.failed;
-        out.sends_unknown = sends.unknown;
-        out.sends_resumed = sends.resumed;
-        out.send_in_flight_id = sends.in_flight_id;
-        return out;
+      [self](stats_atom) -> session_status { return current_status(self); },
+      [self](pair_atom) -> session_status {
+        pair_again_if_logged_out(self);
+        return current_status(self);
       },
       [self](kick_atom) { self->state.sender->kick(); },
       [self](timeout_atom, uint64_t token) { self->state.sender->on_timeout(token); },
@@ -471,9 +514,8 @@ std::vector<std::string> upstream_argv(const session_config& cfg) {
             "--send-stall",    fmt_double(acc.sim.send_stall),
             "--send-delay-ms", std::to_string(acc.sim.send_delay.count())};
   }
-  std::string dir = acc.baileys.sidecar_dir.empty() ? "sidecar/baileys" : acc.baileys.sidecar_dir;
-  return {acc.baileys.node, dir + "/index.js", "--account",
-          acc.name,         "--auth-dir",      cfg.account_dir + "/baileys"};
+  return upstream::sidecar_argv(acc, cfg.account_dir,
+                                upstream::find_sidecar_dir(acc.baileys.sidecar_dir, cfg.self_exe));
 }
 
 session_actor spawn_session(caf::actor_system& sys, const session_config& cfg) {

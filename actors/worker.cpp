@@ -4,6 +4,8 @@
 #include "actors/account_supervisor.hpp"
 #include "actors/http_front_end.hpp"
 #include "common/version.hpp"
+#include "supervisor/data_dir_lock.hpp"
+#include "supervisor/file_identity.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -25,35 +27,6 @@
 
 namespace wabridge {
 namespace {
-
-std::string self_exe_path() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("wabridge") : p.string();
-}
-
-// An exclusive lock on <data_dir>/wabridge.lock: two bridges on one data dir
-// would interleave journal writers and sim ledgers.
-int lock_data_dir(const std::string& data_dir, std::string& error) {
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  if (ec) {
-    error = "cannot create data_dir " + data_dir + ": " + ec.message();
-    return -1;
-  }
-  const std::string path = data_dir + "/wabridge.lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error = "cannot open " + path + ": " + std::strerror(errno);
-    return -1;
-  }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    error = "data_dir " + data_dir + " is in use by another wabridge (lock " + path + " is held)";
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 struct drain_totals {
   uint64_t committed = 0;
@@ -120,7 +93,7 @@ int run_worker(const bridge_config& cfg, const worker_options& options) {
   ::signal(SIGUSR1, SIG_IGN);
 
   std::string lock_error;
-  const int lock_fd = lock_data_dir(cfg.bridge.data_dir, lock_error);
+  const int lock_fd = supervisor::lock_data_dir(cfg.bridge.data_dir, lock_error);
   if (lock_fd < 0) {
     spdlog::error("worker cannot start: {}", lock_error);
     return 2;
@@ -136,7 +109,7 @@ int run_worker(const bridge_config& cfg, const worker_options& options) {
     // light, and it burns CPU polling when idle.
     sys_cfg.set("scheduler.policy", caf::atom("sharing"));
     caf::actor_system sys{sys_cfg};
-    const std::string self_exe = self_exe_path();
+    const std::string self_exe = supervisor::running_binary_path();
     std::map<std::string, account_actors> accounts;
     for (const auto& account : cfg.accounts) {
       // The supervisor opens the account's journal and cursors before it

@@ -1,11 +1,13 @@
 // wabridge: one binary, subcommands. This file only parses the command line
 // and hands over; the work lives in actors/, sim/, config/ and app/status.
 #include "actors/worker.hpp"
+#include "app/pair_command.hpp"
 #include "app/status_command.hpp"
 #include "common/logging.hpp"
 #include "common/version.hpp"
 #include "config/config.hpp"
 #include "sim/sim_upstream.hpp"
+#include "supervisor/file_identity.hpp"
 #include "supervisor/process_supervisor.hpp"
 
 #include <CLI/CLI.hpp>
@@ -72,6 +74,17 @@ int main(int argc, char** argv) {
   status->add_option("--url", status_opts.url, "base URL instead of the config's listen address");
   status->add_option("--token", status_opts.token, "bearer token for the default account");
 
+  wabridge::pair_options pair_opts;
+  std::string pair_timeout = "5m";
+  auto* pair = app.add_subcommand(
+      "pair", "Link a Baileys account to a phone (shows the QR code; exits once linked)");
+  pair->add_option("-c,--config", config_path, "TOML config file");
+  pair->add_option("--account", pair_opts.account, "account to pair")->required();
+  pair->add_option("--phone", pair_opts.phone,
+                   "pair by code for this phone number (digits with country code) instead of QR");
+  pair->add_option("--timeout", pair_timeout, "give up after this long (default 5m)");
+  pair->add_option("--url", pair_opts.url, "base URL of a running bridge instead of the config's");
+
   wabridge::sim::sim_upstream_options sim_opts;
   auto* sim = app.add_subcommand("sim-upstream", "Simulated WhatsApp server (internal)");
   sim->add_option("--account", sim_opts.account)->required();
@@ -113,6 +126,19 @@ int main(int argc, char** argv) {
         status_opts.account_tokens.emplace_back(acc.name, acc.token);
     }
     return wabridge::run_status_command(status_opts);
+  }
+
+  if (*pair) {
+    auto cfg = load_or_report(config_path);
+    if (!cfg) return 2;
+    auto timeout = wabridge::parse_duration(pair_timeout);
+    if (!timeout || timeout->count() == 0) {
+      std::cerr << "pair: --timeout must be a duration like \"5m\" or \"90s\"\n";
+      return 2;
+    }
+    pair_opts.timeout = *timeout;
+    pair_opts.self_exe = wabridge::supervisor::running_binary_path();
+    return wabridge::run_pair_command(*cfg, pair_opts);
   }
 
   if (*worker) {

@@ -30,10 +30,22 @@ struct sim_config {
   millis send_delay{0};     // how long each outbound send takes before it is answered
 };
 
-/// [account.baileys]: the Node sidecar (issue #5 fills this in further).
+/// Which inbound messages a Baileys account takes (docs/sidecar.md, "Filters").
+enum class baileys_mode { bot, self_chat };
+
+const char* to_string(baileys_mode mode);
+
+/// [account.baileys]: the Node sidecar that talks to real WhatsApp.
 struct baileys_config {
   std::string node = "node";  // node executable
-  std::string sidecar_dir;    // "" = <install prefix>/sidecar/baileys
+  std::string sidecar_dir;    // "" = found next to the binary (see find_sidecar_dir)
+  baileys_mode mode = baileys_mode::bot;
+  // Senders taken in bot mode: phone numbers or JIDs; empty = nobody, "*" = everybody.
+  std::vector<std::string> allowed_users;
+  std::string pair_phone;  // "" = pair by QR; digits with country code = pair by code
+  std::string media_dir;   // "" = <data_dir>/accounts/<name>/media
+  millis reconnect_initial{1'000};
+  millis reconnect_max{60'000};
 };
 
 /// One [[account]] table.

@@ -544,12 +544,64 @@ class config_checker {
   }
 
   void check_baileys(const toml::table& t, const std::string& path, baileys_config& baileys) {
-    reject_unknown(t, path, {"node", "sidecar_dir"});
+    reject_unknown(t, path,
+                   {"node", "sidecar_dir", "mode", "allowed_users", "pair_phone", "media_dir",
+                    "reconnect_initial", "reconnect_max"});
     if (const toml::node* node = read_string(t, "node", path, baileys.node)) {
       if (baileys.node.empty()) add(node->source(), join_key(path, "node"), "must not be empty");
     }
     if (read_string(t, "sidecar_dir", path, baileys.sidecar_dir) && !baileys.sidecar_dir.empty())
       baileys.sidecar_dir = resolve_path(baileys.sidecar_dir, base_dir_);
+    if (read_string(t, "media_dir", path, baileys.media_dir) && !baileys.media_dir.empty())
+      baileys.media_dir = resolve_path(baileys.media_dir, base_dir_);
+    std::string mode;
+    if (const toml::node* node = read_string(t, "mode", path, mode)) {
+      if (mode == "bot")
+        baileys.mode = baileys_mode::bot;
+      else if (mode == "self-chat")
+        baileys.mode = baileys_mode::self_chat;
+      else
+        add(node->source(), join_key(path, "mode"), "must be \"bot\" or \"self-chat\"");
+    }
+    if (const toml::node* node = t.get("allowed_users")) {
+      const auto* list = node->as_array();
+      bool ok = list != nullptr;
+      std::vector<std::string> users;
+      if (ok) {
+        for (const auto& item : *list) {
+          const auto* text = item.as_string();
+          if (text == nullptr || text->get().empty() || has_control(text->get())) {
+            ok = false;
+            break;
+          }
+          users.push_back(text->get());
+        }
+      }
+      if (ok)
+        baileys.allowed_users = std::move(users);
+      else
+        add(node->source(), join_key(path, "allowed_users"),
+            "must be an array of phone numbers or JIDs (strings), or [\"*\"] for everybody");
+    }
+    if (const toml::node* node = read_string(t, "pair_phone", path, baileys.pair_phone)) {
+      const bool digits = std::all_of(baileys.pair_phone.begin(), baileys.pair_phone.end(),
+                                      [](char c) { return c >= '0' && c <= '9'; });
+      if (!digits || (!baileys.pair_phone.empty() && baileys.pair_phone.size() < 6))
+        add(node->source(), join_key(path, "pair_phone"),
+            "must be the phone number in digits with country code and no '+', e.g. "
+            "\"4915112345678\"");
+    }
+    const toml::node* initial =
+        read_duration(t, "reconnect_initial", path, baileys.reconnect_initial, false);
+    const toml::node* max = read_duration(t, "reconnect_max", path, baileys.reconnect_max, false);
+    if ((initial != nullptr || max != nullptr) && baileys.reconnect_max < baileys.reconnect_initial)
+      add((max != nullptr ? max : initial)->source(), join_key(path, "reconnect_max"),
+          "must be >= reconnect_initial");
+  }
+
+  static bool has_control(const std::string& text) {
+    return std::any_of(text.begin(), text.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x20; });
   }
 
   // Runs after the accounts so it can check the name against them.
@@ -621,6 +673,10 @@ const char* to_string(upstream_kind kind) {
       return "baileys";
   }
   return "unknown";
+}
+
+const char* to_string(baileys_mode mode) {
+  return mode == baileys_mode::self_chat ? "self-chat" : "bot";
 }
 
 const account_config* bridge_config::find_account(const std::string& name) const {

@@ -15,7 +15,7 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 packages=(
   build-essential cmake pkg-config git ca-certificates
   libcaf-dev liblmdb-dev lmdb-utils libspdlog-dev catch2 nlohmann-json3-dev
-  libtomlplusplus-dev libcpp-httplib-dev libcli11-dev libsimdjson-dev
+  libtomlplusplus-dev libcpp-httplib-dev libcli11-dev libsimdjson-dev libqrencode-dev
   clang-format
 )
 

@@ -650,7 +650,7 @@ int sim_server::finish_stop() {
   } else {
     out_.clear();
     out_done_ = 0;
-    out_ = upstream::format_state(upstream::state_msg{upstream::link_state::stopped, "", ""});
+    out_ = upstream::format_state(upstream::state_msg{upstream::link_state::stopped, "", "", ""});
     out_ += '\n';
     if (flush(deadline) == flow::exit_now) return exit_code_;
   }
@@ -720,9 +720,9 @@ int sim_server::run() {
   out_ +=
       upstream::format_hello(upstream::hello_msg{upstream::protocol_version, "sim", sim_version});
   out_ += '\n';
-  out_ += upstream::format_state(upstream::state_msg{upstream::link_state::connecting, "", ""});
+  out_ += upstream::format_state(upstream::state_msg{upstream::link_state::connecting, "", "", ""});
   out_ += '\n';
-  out_ += upstream::format_state(upstream::state_msg{upstream::link_state::connected, "", ""});
+  out_ += upstream::format_state(upstream::state_msg{upstream::link_state::connected, "", "", ""});
   out_ += '\n';
   if (flush() == flow::exit_now) return exit_code_;
 

@@ -4,6 +4,8 @@
 #include <sys/sysmacros.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 
 namespace wabridge::supervisor {
 
@@ -42,6 +44,19 @@ bool change_detector::observe(const std::optional<file_identity>& now) {
   candidate_ = now;
   seen_once_ = true;
   return false;
+}
+
+std::string running_binary_path() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::string path = ec ? std::string("wabridge") : p.string();
+  // After a rename install the link reads "<path> (deleted)": the path is
+  // still where the new binary lives.
+  const std::string deleted = " (deleted)";
+  if (path.size() > deleted.size() &&
+      path.compare(path.size() - deleted.size(), deleted.size(), deleted) == 0)
+    path.resize(path.size() - deleted.size());
+  return path;
 }
 
 }  // namespace wabridge::supervisor

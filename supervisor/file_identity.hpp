@@ -27,6 +27,11 @@ struct file_identity {
 /// (e.g. between the unlink and the copy of an install).
 std::optional<file_identity> stat_identity(const std::string& path);
 
+/// The path of the running executable (/proc/self/exe). After a rename
+/// install the link reads "<path> (deleted)"; the suffix is dropped, since
+/// the path is where the new binary now lives. "wabridge" if unreadable.
+std::string running_binary_path();
+
 /// "dev=8:1 ino=1234 size=5678 mtime=1700000000.123456789"
 std::string to_string(const file_identity& id);
 

@@ -38,19 +38,6 @@ millis since(time_point start) {
   return std::chrono::duration_cast<millis>(clock_type::now() - start);
 }
 
-std::string running_binary_path() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  std::string path = ec ? std::string("wabridge") : p.string();
-  // After a rename install the link reads "<path> (deleted)": the path is
-  // still where the new binary lives.
-  const std::string deleted = " (deleted)";
-  if (path.size() > deleted.size() &&
-      path.compare(path.size() - deleted.size(), deleted.size(), deleted) == 0)
-    path.resize(path.size() - deleted.size());
-  return path;
-}
-
 const char* signal_name(int sig) {
   const char* name = sigabbrev_np(sig);
   return name != nullptr ? name : "?";

@@ -267,6 +267,7 @@ caf::expected<upstream_message> parse_upstream_line(const std::string& line) {
     if (!parse_enum(*state, state_names, msg.state))
       return violation("unknown state \"" + *state + "\"", line);
     msg.qr = optional_string(j, "qr");
+    msg.pairing_code = optional_string(j, "pairingCode");
     msg.reason = optional_string(j, "reason");
     return upstream_message{std::move(msg)};
   }
@@ -315,6 +316,7 @@ std::string format_hello(const hello_msg& msg) {
 std::string format_state(const state_msg& msg) {
   json j{{"type", "state"}, {"state", to_string(msg.state)}};
   if (!msg.qr.empty()) j["qr"] = msg.qr;
+  if (!msg.pairing_code.empty()) j["pairingCode"] = msg.pairing_code;
   if (!msg.reason.empty()) j["reason"] = msg.reason;
   return dump(j);
 }

@@ -43,8 +43,9 @@ struct hello_msg {
 /// {"type":"state","state":"qr","qr":"...","reason":"..."}
 struct state_msg {
   link_state state = link_state::connecting;
-  std::string qr;      // pairing payload when state == qr
-  std::string reason;  // human-readable cause for disconnected / logged_out
+  std::string qr;            // pairing payload when state == qr
+  std::string reason;        // human-readable cause for disconnected / logged_out
+  std::string pairing_code;  // "pairingCode": code to type on the phone (pairing by number)
 };
 
 /// {"type":"event","uid":"chat:msg[:participant]","origin":"live","event":{...SPEC §4 fields}}

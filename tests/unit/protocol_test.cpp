@@ -252,17 +252,22 @@ TEST_CASE("format_hello round trips", "[protocol]") {
 }
 
 TEST_CASE("format_state round trips with and without qr and reason", "[protocol]") {
-  const auto& plain =
-      holds<state_msg>(parse_upstream_line(format_state(state_msg{link_state::connected, "", ""})));
+  const auto& plain = holds<state_msg>(
+      parse_upstream_line(format_state(state_msg{link_state::connected, "", "", ""})));
   CHECK(plain.state == link_state::connected);
   CHECK(plain.qr.empty());
   CHECK(plain.reason.empty());
 
   const auto& full = holds<state_msg>(parse_upstream_line(
-      format_state(state_msg{link_state::logged_out, "2@qr,data", "device removed"})));
+      format_state(state_msg{link_state::logged_out, "2@qr,data", "device removed", ""})));
   CHECK(full.state == link_state::logged_out);
   CHECK(full.qr == "2@qr,data");
   CHECK(full.reason == "device removed");
+  CHECK(full.pairing_code.empty());
+
+  const auto& code = holds<state_msg>(
+      parse_upstream_line(format_state(state_msg{link_state::qr, "2@qr", "", "ABCD-EFGH"})));
+  CHECK(code.pairing_code == "ABCD-EFGH");
 }
 
 TEST_CASE("format_event round trips and keeps non-ASCII text", "[protocol]") {
