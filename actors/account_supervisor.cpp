@@ -4,6 +4,7 @@
 #include "actors/journal_actor.hpp"
 #include "actors/session_actor.hpp"
 #include "supervisor/backoff.hpp"
+#include "upstream/baileys_launch.hpp"
 
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
@@ -69,8 +70,13 @@ bool is_normal_exit(const caf::error& reason) {
 
 caf::expected<journal_actor> start_journal(caf::actor_system& sys,
                                            const account_supervisor_config& cfg) {
+  // Media files are the Baileys sidecar's downloads; a sim's mediaUrls are
+  // made up and point nowhere.
+  const std::string media = cfg.account.upstream == upstream_kind::baileys
+                                ? upstream::media_dir(cfg.account, cfg.dir)
+                                : std::string{};
   return spawn_journal(sys, {cfg.account.name, cfg.dir + "/journal", cfg.dir + "/outbox",
-                             cfg.journal, cfg.outbound});
+                             cfg.journal, cfg.outbound, media});
 }
 
 caf::expected<ack_tracker_actor> start_acks(caf::actor_system& sys,

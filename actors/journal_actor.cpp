@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 
@@ -159,6 +160,24 @@ void flush(journal_self self) {
   }
 }
 
+// Deletes the media files of compacted events, but only files inside the
+// account's media directory: a path in an event is data from outside, and
+// compaction must never become a way to delete arbitrary files.
+void remove_media(const journal_actor_config& cfg, const std::vector<std::string>& paths) {
+  if (cfg.media_dir.empty() || paths.empty()) return;
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(cfg.media_dir).lexically_normal();
+  uint64_t removed = 0;
+  for (const auto& path : paths) {
+    const fs::path file = fs::path(path).lexically_normal();
+    const auto rel = file.lexically_relative(root);
+    if (rel.empty() || rel.is_absolute() || *rel.begin() == "..") continue;
+    std::error_code ec;
+    if (fs::remove(file, ec)) ++removed;
+  }
+  if (removed > 0) spdlog::debug("journal account={} removed media files={}", cfg.account, removed);
+}
+
 // One bounded compaction step; true when more is left to remove.
 bool run_compaction(journal_self self) {
   auto& st = self->state;
@@ -170,6 +189,7 @@ bool run_compaction(journal_self self) {
     return false;
   }
   st.counters.compacted += result->events_removed;
+  remove_media(st.cfg, result->media_paths);
   if (result->events_removed > 0 || result->uids_expired > 0) {
     spdlog::debug("journal account={} compacted events={} uids={} first_seq={}", st.cfg.account,
                   result->events_removed, result->uids_expired, st.store->first_seq());

@@ -23,6 +23,7 @@ struct journal_actor_config {
   std::string outbox_dir;    // LMDB directory of this account's outbox
   journal_config journal;    // retention, map size, batch cap
   outbound_config outbound;  // max_attempts, retain
+  std::string media_dir;     // media files of compacted events here are deleted ("" = none)
 };
 
 /// Opens the journal and the outbox synchronously (so a broken journal is an error value,

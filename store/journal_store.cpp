@@ -2,10 +2,35 @@
 
 #include "store/lmdb_env.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 
 namespace wabridge::store {
+
 namespace {
+
+// True when the stored event says "hasMedia": true. A scan instead of a
+// parse: compaction walks many events and most have no media.
+bool has_media(std::string_view payload) {
+  constexpr std::string_view key = "\"hasMedia\"";
+  const size_t at = payload.find(key);
+  if (at == std::string_view::npos) return false;
+  size_t pos = at + key.size();
+  while (pos < payload.size() && (payload[pos] == ' ' || payload[pos] == ':')) ++pos;
+  return payload.substr(pos, 4) == "true";
+}
+
+// Appends the event's mediaUrls (strings only) when it has media.
+void collect_media_paths(std::string_view payload, std::vector<std::string>& out) {
+  if (!has_media(payload)) return;
+  const auto event = nlohmann::json::parse(payload, nullptr, false);
+  if (!event.is_object()) return;
+  const auto urls = event.find("mediaUrls");
+  if (urls == event.end() || !urls->is_array()) return;
+  for (const auto& url : *urls)
+    if (url.is_string() && !url.get<std::string>().empty()) out.push_back(url.get<std::string>());
+}
 
 constexpr const char* last_seq_key = "last_seq";
 // LMDB's default maximum key size is 511 bytes; stay well below it.
@@ -211,6 +236,7 @@ caf::expected<compaction_result> journal_store::compact(uint64_t acked_floor, in
         result.more = true;
         break;
       }
+      collect_media_paths(std::string_view(v.data + 8, v.size - 8), result.media_paths);
       if (auto err = cursor->del()) return err;
       ++result.events_removed;
       new_first = cursor->key() + 1;

@@ -40,6 +40,9 @@ struct compaction_result {
   uint64_t events_removed = 0;
   uint64_t uids_expired = 0;
   bool more = false;  // stopped at the per-call limit; call again
+  // The mediaUrls of removed events that had media (hasMedia true), for the
+  // owner to delete once the removal is committed.
+  std::vector<std::string> media_paths;
 };
 
 class journal_store {

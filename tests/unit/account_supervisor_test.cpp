@@ -399,7 +399,7 @@ TEST_CASE("drain answers once the account's actors are down and LMDB reopens at 
   // Both LMDB environments were closed: fresh actors open them right away
   // and see everything the drained ones committed.
   auto journal =
-      spawn_journal(f.sys(), {"main", acc.dir + "/journal", acc.dir + "/outbox", {}, {}});
+      spawn_journal(f.sys(), {"main", acc.dir + "/journal", acc.dir + "/outbox", {}, {}, {}});
   INFO((journal ? std::string{} : describe(journal.error())));
   REQUIRE(journal);
   auto cursors = spawn_ack_tracker(f.sys(), {"main", acc.dir + "/cursors", *journal});
@@ -450,7 +450,7 @@ TEST_CASE("a drain during a pending restart stops what is left and restarts noth
   CHECK_FALSE(after.journal);
   // Closed, not waiting for a restart: the journal reopens at once.
   auto journal =
-      spawn_journal(f.sys(), {"main", acc.dir + "/journal", acc.dir + "/outbox", {}, {}});
+      spawn_journal(f.sys(), {"main", acc.dir + "/journal", acc.dir + "/outbox", {}, {}, {}});
   REQUIRE(journal);
   CHECK(f.stats(*journal).last_seq >= 20);
   caf::anon_send_exit(*journal, caf::exit_reason::user_shutdown);

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <numeric>
 #include <stdexcept>
@@ -117,10 +118,13 @@ class bridge_fixture {
   bridge_fixture& operator=(const bridge_fixture&) = delete;
 
   caf::actor_system& sys() { return sys_; }
+  const std::string& dir() const { return tmp_.path(); }
   caf::scoped_actor& self() { return self_; }
 
-  journal_actor start_journal(const journal_config& journal = {}) {
+  journal_actor start_journal(const journal_config& journal = {},
+                              const std::string& media_dir = {}) {
     journal_actor_config cfg;
+    cfg.media_dir = media_dir;
     cfg.account = "test";
     cfg.dir = tmp_.path() + "/journal";
     cfg.outbox_dir = tmp_.path() + "/outbox";
@@ -632,4 +636,37 @@ TEST_CASE("an ack that does not move the cursor still switches to explicit acks"
   CHECK(reply->acked_seq == 2);
   CHECK(seqs_of(f.poll(tracker, "c", 2)) == range(3, 4));
   CHECK(seqs_of(f.poll(tracker, "c", 2)) == range(3, 4));
+}
+
+TEST_CASE("compaction deletes the media files of removed events, only inside the media dir",
+          "[actors][journal]") {
+  bridge_fixture f;
+  namespace fs = std::filesystem;
+  const std::string media = f.dir() + "/media";
+  fs::create_directories(media);
+  const std::string inside = media + "/photo.jpg";
+  const std::string kept = media + "/unacked.jpg";
+  const std::string outside = f.dir() + "/outside.jpg";
+  for (const auto& path : {inside, kept, outside}) std::ofstream(path) << "bytes";
+  journal_config jc;
+  jc.retain_acked = millis{0};
+  auto journal = f.start_journal(jc, media);
+  auto tracker = f.start_tracker(journal);
+  auto media_event = [](const std::string& uid, const std::string& path) {
+    nlohmann::json payload{
+        {"eventUid", uid}, {"hasMedia", true}, {"mediaUrls", nlohmann::json::array({path})}};
+    return store::pending_event{uid, payload.dump()};
+  };
+  // The outside path also tries to climb out of the media dir.
+  event_list events{media_event("a", inside), media_event("b", media + "/../outside.jpg"),
+                    media_event("c", outside), media_event("d", kept)};
+  f.append(journal, event_batch{std::make_shared<const event_list>(std::move(events))});
+  f.poll(tracker, "c1");
+  REQUIRE(f.ack(tracker, "c1", 3));
+  for (int i = 0; i < 200 && f.stats(journal).first_seq <= 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(f.stats(journal).first_seq == 4);
+  CHECK_FALSE(fs::exists(inside));
+  CHECK(fs::exists(outside));  // named twice, never inside the media dir
+  CHECK(fs::exists(kept));     // its event is not acked
 }

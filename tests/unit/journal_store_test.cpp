@@ -540,3 +540,22 @@ TEST_CASE("with max_map_size above map_size the map grows instead of failing", "
   CHECK(read_ok(*j, committed - 1, 10).size() == 1);
   CHECK(append_ok(*j, {make_event("after-reopen")}) == std::vector<uint64_t>{committed + 1});
 }
+
+TEST_CASE("compaction reports the media paths of removed events that have media",
+          "[journal_store]") {
+  test::scratch_dir tmp;
+  auto j = open_journal(tmp.sub("journal"));
+  std::vector<pending_event> events;
+  events.push_back(pending_event{
+      "m1", R"({"eventUid":"m1","hasMedia":true,"mediaUrls":["/media/a.jpg","/media/b.jpg"]})"});
+  events.push_back(
+      pending_event{"m2", R"({"eventUid":"m2","hasMedia": false,"mediaUrls":["/media/x.jpg"]})"});
+  events.push_back(pending_event{
+      "m3", R"({"eventUid":"m3", "hasMedia" : true, "mediaUrls" : ["/media/c.ogg"]})"});
+  events.push_back(pending_event{"m4", R"({"eventUid":"m4","hasMedia":true,"mediaUrls":[]})"});
+  append_ok(*j, events, t0);
+  auto result = compact_ok(*j, 4, t0 + long_time.count(), millis{0}, long_time);
+  CHECK(result.events_removed == 4);
+  CHECK(result.media_paths ==
+        std::vector<std::string>{"/media/a.jpg", "/media/b.jpg", "/media/c.ogg"});
+}
