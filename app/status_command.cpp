@@ -119,6 +119,15 @@ void print_accounts(const json& body) {
                 j.value("degraded", false) ? "DEGRADED" : "ok",
                 static_cast<unsigned long long>(acc.value("unacked", 0ull)),
                 oldest.is_number() ? age(oldest.get<double>() / 1000.0).c_str() : "-", pending);
+    // Why an upstream is not connected, and what to do about it (e.g. "pair
+    // again", "run npm ci"): the reason is the upstream's own words.
+    const std::string state = up.value("state", "");
+    const std::string reason = up.value("reason", "");
+    if (state != "connected" && !reason.empty())
+      std::printf("%-16s upstream %s: %s\n", "", state.c_str(), reason.c_str());
+    if (state == "qr")
+      std::printf("%-16s waiting to be paired: wabridge pair --account %s\n", "",
+                  acc.value("name", "?").c_str());
     if (acc.contains("supervision") && acc["supervision"].value("state", "") != "running")
       std::printf("%-16s actors %s: %s\n", "", acc["supervision"].value("state", "?").c_str(),
                   acc["supervision"].value("reason", "").c_str());

@@ -35,6 +35,23 @@ install_packages() {
   fi
 }
 
+# The Baileys sidecar (sidecar/baileys): Node.js and its npm packages, exactly
+# as pinned in package-lock.json. Node comes from Debian when it is missing.
+install_sidecar() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing nodejs npm"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+  fi
+  local dir="$root/sidecar/baileys"
+  # npm ci only when the lockfile changed since the last install.
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "setup: installing the Baileys sidecar's packages (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 # build DIR [cmake args...]
 build() {
   local dir="$1"
@@ -56,17 +73,23 @@ check_format() {
 case "$mode" in
   run)
     install_packages
+    install_sidecar
     build build
     echo "setup: starting the bridge on the embedded demo config (Ctrl-C stops it)"
     exec build/wabridge run
     ;;
   build)
     install_packages
+    install_sidecar
     build build
     ;;
   test)
     install_packages
+    install_sidecar
     check_format
+    # The sidecar's own tests (Node's test runner): event mapping, filters,
+    # sends, reconnects, spool, and the real Baileys without a network.
+    (cd sidecar/baileys && npm test)
     # BUILD_TESTING explicitly: a build dir configured without tests would
     # otherwise keep that cache and ctest would find nothing to run.
     build build -DBUILD_TESTING=ON

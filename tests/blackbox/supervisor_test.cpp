@@ -685,6 +685,8 @@ TEST_CASE("a logged-out upstream is reported and not respawned", "[blackbox][sup
                  "printf '%s\\n' '{\"type\":\"state\",\"state\":\"logged_out\",\"reason\":\"device "
                  "removed\"}'\n"
                  "exit 0\n");
+  // What the worker checks before it starts a sidecar: its packages are installed.
+  std::filesystem::create_directories(dir.file("node_modules/@whiskeysockets/baileys"));
   write_file(dir.file("cfg.toml"), config_text(options) +
                                        "[[account]]\nname = \"phone\"\nupstream = \"baileys\"\n\n"
                                        "[account.baileys]\nnode = \"/bin/sh\"\nsidecar_dir = \"" +
