@@ -1,35 +1,50 @@
 #include "actors/drainable_server.hpp"
 
-#include "actors/tcp_bytes_received.hpp"
+#include "actors/tcp_receive_info.hpp"
 #include "supervisor/listen_socket.hpp"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
 namespace wabridge {
 namespace {
 
-// True when `fd` is a connected TCP socket whose local port is `port`: a
-// connection accepted on our listening socket (outgoing sockets have other
-// local ports; the listener itself has no peer).
-bool is_accepted_connection(int fd, uint16_t port) {
-  if (supervisor::bound_port(fd) != port) return false;
+// "addr:port" of the connection's peer as httplib's Request names it
+// (remote_addr, remote_port), or nullopt when `fd` has no TCP peer.
+std::optional<std::string> peer_of(int fd) {
   sockaddr_storage peer{};
   socklen_t len = sizeof peer;
-  return ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return std::nullopt;
+  char host[INET6_ADDRSTRLEN] = {};
+  uint16_t port = 0;
+  if (peer.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+  } else if (peer.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+  } else {
+    return std::nullopt;
+  }
+  return std::string(host) + ':' + std::to_string(port);
 }
 
-// The accepted connections of our listener (by local port), from
-// /proc/self/fd: the worker has no other TCP sockets with that local port.
+// The accepted connections of our listener (by local port, with a peer),
+// from /proc/self/fd: the worker has no other TCP sockets with that local port.
 std::vector<int> accepted_connections(uint16_t port) {
   std::vector<int> out;
   DIR* dir = ::opendir("/proc/self/fd");
@@ -39,32 +54,45 @@ std::vector<int> accepted_connections(uint16_t port) {
     char* end = nullptr;
     const long fd = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || fd == own) continue;
-    if (is_accepted_connection(static_cast<int>(fd), port)) out.push_back(static_cast<int>(fd));
+    if (supervisor::bound_port(static_cast<int>(fd)) == port && peer_of(static_cast<int>(fd)))
+      out.push_back(static_cast<int>(fd));
   }
   ::closedir(dir);
   return out;
 }
 
-// Ends keep-alive on every accepted connection once its request is in:
-// SHUT_RD leaves data already received readable (Linux delivers the
-// buffered request, then EOF), so the request in hand is answered and the
-// connection then closes instead of idling in keep-alive. A connection that
-// has received nothing yet (accepted just before the loop ended; its request
-// is on the way) is left alone until its first bytes arrive: shut now, the
-// server thread would read EOF and close it unanswered.
-void end_keep_alive(uint16_t port) {
+size_t unread_bytes(int fd) {
+  int n = 0;
+  return ::ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? static_cast<size_t>(n) : 0;
+}
+
+// A request read from the socket is routed (and so marked busy) within
+// microseconds; data this recent may be a request between the two.
+constexpr uint32_t settle_ms = 20;
+
+// Ends keep-alive on the connections that idle in it (see the header for
+// why only those). A connection that has received nothing yet (accepted just
+// before the loop ended, its request on the way) or data only just now is
+// looked at again until it has settled, for 2 s at most.
+void end_idle_keep_alive(const drainable_server& server, uint16_t port) {
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  std::vector<int> done;
   for (;;) {
-    bool waiting_for_request = false;
+    bool unsettled = false;
     for (int fd : accepted_connections(port)) {
-      const auto received = tcp_bytes_received(fd);
-      if (received && *received == 0 && std::chrono::steady_clock::now() < give_up) {
-        waiting_for_request = true;
+      if (std::find(done.begin(), done.end(), fd) != done.end()) continue;
+      const auto info = query_tcp_receive_info(fd);
+      const auto peer = peer_of(fd);
+      if (!info || !peer) continue;
+      if (unread_bytes(fd) > 0 || server.busy(*peer)) continue;  // answered, then closed
+      if (info->bytes_received == 0 || info->since_last_data_ms < settle_ms) {
+        unsettled = true;
         continue;
       }
-      ::shutdown(fd, SHUT_RD);
+      ::shutdown(fd, SHUT_RD);  // idle in keep-alive: its thread sees EOF and closes it
+      done.push_back(fd);
     }
-    if (!waiting_for_request) return;
+    if (!unsettled || std::chrono::steady_clock::now() >= give_up) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
@@ -74,26 +102,51 @@ void end_keep_alive(uint16_t port) {
 // exactly when no connection can be added any more.
 class draining_pool : public httplib::TaskQueue {
  public:
-  draining_pool(size_t threads, uint16_t port) : pool_(threads), port_(port) {}
+  draining_pool(size_t threads, uint16_t port, const drainable_server& server)
+      : pool_(threads), port_(port), server_(server) {}
   void enqueue(std::function<void()> fn) override { pool_.enqueue(std::move(fn)); }
   void shutdown() override {
-    end_keep_alive(port_);
+    end_idle_keep_alive(server_, port_);
     pool_.shutdown();
   }
 
  private:
   httplib::ThreadPool pool_;
   uint16_t port_;
+  const drainable_server& server_;
 };
+
+std::string peer_key(const httplib::Request& req) {
+  return req.remote_addr + ':' + std::to_string(req.remote_port);
+}
 
 }  // namespace
 
 drainable_server::drainable_server(size_t threads) {
   new_task_queue = [this, threads] {
-    return new draining_pool(threads, supervisor::bound_port(svr_sock_));
+    return new draining_pool(threads, supervisor::bound_port(svr_sock_), *this);
   };
   // The accept loop notices stop_accepting() between polls.
   set_idle_interval(std::chrono::milliseconds(20));
+  set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+    std::lock_guard<std::mutex> guard(busy_mutex_);
+    ++busy_[peer_key(req)];
+    return HandlerResponse::Unhandled;
+  });
+  set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
+    if (closing_) res.set_header("Connection", "close");
+  });
+  // httplib logs once the response is written: the request is over.
+  set_logger([this](const httplib::Request& req, const httplib::Response&) {
+    std::lock_guard<std::mutex> guard(busy_mutex_);
+    auto it = busy_.find(peer_key(req));
+    if (it != busy_.end() && --it->second <= 0) busy_.erase(it);
+  });
+}
+
+bool drainable_server::busy(const std::string& peer) const {
+  std::lock_guard<std::mutex> guard(busy_mutex_);
+  return busy_.count(peer) > 0;
 }
 
 void drainable_server::adopt(int fd) {
@@ -101,6 +154,7 @@ void drainable_server::adopt(int fd) {
 }
 
 void drainable_server::stop_accepting() {
+  closing_ = true;
   const int fd = svr_sock_;
   if (fd < 0) return;
   // An unconnected, non-listening socket in place of the listener: accept()

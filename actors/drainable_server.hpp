@@ -7,16 +7,26 @@
 //   - stop_accepting() swaps our descriptor for an inert socket (dup3), so the
 //     accept loop ends and connections still arriving wait in the shared
 //     backlog for the next worker, untouched;
-//   - once the accept loop has ended, shuts down the read side of every
-//     connection it accepted: a request already received is still read and
-//     answered, then the connection closes instead of idling in keep-alive.
+//   - from stop_accepting() on, every response says "Connection: close", so
+//     a client closes its connection after the request in hand;
+//   - once the accept loop has ended, it closes the read side of connections
+//     that idle in keep-alive (so they end now, not at their timeout) and
+//     leaves alone every connection with a request on the way, unread, or
+//     being answered: httplib writes no response on a socket whose read side
+//     is shut and drained (its is_writable() peeks for EOF).
+// It tracks which peers have a request in progress through httplib's
+// pre-routing handler and logger, so callers must not install their own.
 // Thread-safety: adopt() and configuration before serving; stop_accepting()
 // from any thread while listen_after_bind() runs on another.
 #pragma once
 
 #include <httplib.h>
 
+#include <atomic>
 #include <cstddef>
+#include <map>
+#include <mutex>
+#include <string>
 
 namespace wabridge {
 
@@ -34,6 +44,14 @@ class drainable_server : public httplib::Server {
   /// Ends the accept loop without touching the shared socket; the
   /// connections already accepted finish their current request.
   void stop_accepting();
+
+  /// True while a request from `peer` ("addr:port") is routed or answered.
+  bool busy(const std::string& peer) const;
+
+ private:
+  mutable std::mutex busy_mutex_;
+  std::map<std::string, int> busy_;  // peer -> requests between routing and logged response
+  std::atomic<bool> closing_{false};
 };
 
 }  // namespace wabridge
