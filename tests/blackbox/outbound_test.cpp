@@ -93,7 +93,10 @@ TEST_CASE("POST /send answers like the Node bridge once the send is journaled an
           "[blackbox][outbound]") {
   running_bridge bridge({quiet_account("main"), quiet_account("support", "tok")}, true,
                         fast_outbound);
+  // A synchronous send to an account whose upstream is not connected yet is
+  // refused (503), so both must be up before the sends below.
   bridge.wait_connected("main");
+  bridge.wait_connected("support");
   auto client = bridge.client();
 
   auto reply =
