@@ -9,12 +9,15 @@
 //   latency         receipt-to-confirm p50/p99 at 1,000 events/s
 //   drain           a consumer draining the ingest backlog, limit=1000 + ack
 //   jsonl_baseline  a JSONL queue in this process, one fdatasync per append
+//   boot            a graceful restart with 1,000,000 unacked events in the
+//                   journal: time to ready, the first GET, the worker's
+//                   anonymous RSS
 //   restart         graceful restarts (SIGHUP and binary replacement) at
 //                   1,000 events/s with a polling, acking consumer: the gap
 //                   between the old worker's last answer and the new one's
 //                   first, the worker's drain time, failed requests, seq gaps
 //
-// Usage: wabridge_bench [--events N] [--only NAME]
+// Usage: wabridge_bench [--events N] [--boot-events N] [--only NAME]
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -90,12 +93,23 @@ class bridge {
                        << extra_toml << "\n[[account]]\nname = \"main\"\nupstream = \"sim\"\n"
                        << account_toml;
     log_ = (dir_ / "bridge.log").string();
-    const std::string& log = log_;
+    cfg_ = cfg;
+    spawn();
+    if (!wait_ready(30)) {
+      std::fprintf(stderr, "bridge did not become ready; log in %s\n", log_.c_str());
+      ::kill(pid_, SIGKILL);
+      std::exit(1);
+    }
+  }
+
+  /// Starts `wabridge run` on this bridge's config and data dir (appending
+  /// to its log); returns at once.
+  void spawn() {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> args{binary_, "run", "-c", cfg};
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    std::vector<std::string> args{binary_, "run", "-c", cfg_};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -104,20 +118,33 @@ class bridge {
       std::exit(1);
     }
     posix_spawn_file_actions_destroy(&actions);
-    const auto start = steady::now();
-    while (seconds_since(start) < 30) {
-      if (client().Get("/health")) return;
-      std::this_thread::sleep_for(20ms);
-    }
-    std::fprintf(stderr, "bridge did not become ready; log in %s\n", log.c_str());
-    ::kill(pid_, SIGKILL);
-    std::exit(1);
   }
 
-  ~bridge() {
+  /// Polls GET /health (fresh connection, 1 ms apart) until it answers 200.
+  bool wait_ready(double deadline_s) const {
+    const auto start = steady::now();
+    while (seconds_since(start) < deadline_s) {
+      httplib::Client c("127.0.0.1", port_);
+      c.set_keep_alive(false);
+      auto res = c.Get("/health");
+      if (res && res->status == 200) return true;
+      std::this_thread::sleep_for(1ms);
+    }
+    return false;
+  }
+
+  /// SIGTERM (a graceful stop) and wait for the supervisor to exit; the
+  /// data dir stays.
+  void stop() {
+    if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
     int status = 0;
     ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  ~bridge() {
+    stop();
     std::filesystem::remove_all(dir_);
   }
 
@@ -174,6 +201,7 @@ class bridge {
  private:
   std::filesystem::path dir_;
   std::string binary_;
+  std::string cfg_;
   std::string log_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;
@@ -405,20 +433,99 @@ void bench_restart() {
   print("restart", "events consumed and acked", double(consumed), "");
 }
 
+// RssAnon of a process in MiB (/proc/PID/status), or -1.
+double anon_rss_mib(int64_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("RssAnon:", 0) == 0) return std::strtod(line.c_str() + 8, nullptr) / 1024.0;
+  }
+  return -1;
+}
+
+// Boot with a large unacked backlog: the journal holds `events` events that
+// no consumer has acked; a graceful stop, then a fresh `wabridge run` on the
+// same data dir. Time to ready (spawn -> first /health 200), the first
+// GET /messages after that, and the worker's anonymous memory.
+void bench_boot(uint64_t events) {
+  // Realistic bodies (body_bytes = 0: mostly short texts), as a phone's
+  // backlog would be; a map large enough for a million of them.
+  bridge b("boot", "[account.sim]\nrate = 0\ntotal = " + std::to_string(events) + "\n",
+           "[journal]\nmap_size = \"8GiB\"\n");
+  if (!b.wait_for(events, 600)) {
+    std::printf("boot             backlog of %llu events did not build\n",
+                static_cast<unsigned long long>(events));
+    return;
+  }
+  const double built_rss = anon_rss_mib(b.get("/health").value("workerPid", int64_t{0}));
+  b.stop();
+  uint64_t journal_bytes = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(b.dir() / "data")) {
+    if (entry.is_regular_file()) journal_bytes += entry.file_size();
+  }
+
+  // The page cache keeps the journal warm, as it is for a deploy or a
+  // crash restart; a boot after a reboot also pays the disk reads of the few
+  // pages it touches (the journal is mapped, not read in).
+  const auto spawned = steady::now();
+  b.spawn();
+  if (!b.wait_ready(60)) {
+    std::printf("boot             did not become ready\n");
+    return;
+  }
+  const double ready_ms = seconds_since(spawned) * 1000.0;
+  auto c = b.client();
+  const auto get_start = steady::now();
+  auto first = c.Get("/messages?limit=100&consumer=boot");
+  const double first_get_ms = seconds_since(get_start) * 1000.0;
+  const double to_first_answer_ms = seconds_since(spawned) * 1000.0;
+  const bool first_ok = first && first->status == 200 && first->body.find("{\"seq\":1,") == 1;
+  const int64_t worker = b.get("/health").value("workerPid", int64_t{0});
+  const double rss_ready = anon_rss_mib(worker);
+  // A consumer pages through 100,000 of the backlog (limit=1000, acking).
+  const std::string marker = "{\"seq\":";
+  uint64_t read = 0;
+  while (read < std::min<uint64_t>(events, 100'000)) {
+    auto res = c.Get("/messages?limit=1000&consumer=pager");
+    if (!res || res->status != 200) break;
+    const size_t last_at = res->body.rfind(marker);
+    if (last_at == std::string::npos) break;
+    const uint64_t last = std::strtoull(res->body.c_str() + last_at + marker.size(), nullptr, 10);
+    c.Post("/ack", json{{"up_to_seq", last}, {"consumer", "pager"}}.dump(), "application/json");
+    read = last;
+  }
+  const double rss_paged = anon_rss_mib(worker);
+  const auto health = b.get("/health");
+
+  print("boot", "unacked backlog", double(events), "events");
+  print("boot", "data dir size", double(journal_bytes) / (1024.0 * 1024.0), "MiB");
+  print("boot", "spawn -> ready (GET /health 200)", ready_ms, "ms");
+  print("boot", "first GET /messages?limit=100", first_get_ms, "ms");
+  print("boot", "spawn -> first page answered", to_first_answer_ms, "ms");
+  if (!first_ok) std::printf("boot             first page did not start at seq 1\n");
+  print("boot", "queueLength after boot", double(health.value("queueLength", 0ull)), "events");
+  print("boot", "worker RssAnon after ingest", built_rss, "MiB");
+  print("boot", "worker RssAnon after boot", rss_ready, "MiB");
+  print("boot", "worker RssAnon after paging 100k", rss_paged, "MiB");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   uint64_t events = 200'000;
+  uint64_t boot_events = 1'000'000;
   std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--events" && i + 1 < argc)
       events = std::strtoull(argv[++i], nullptr, 10);
+    else if (arg == "--boot-events" && i + 1 < argc)
+      boot_events = std::strtoull(argv[++i], nullptr, 10);
     else if (arg == "--only" && i + 1 < argc)
       only = argv[++i];
     else {
-      std::fprintf(stderr, "usage: wabridge_bench [--events N] [--only NAME]\n");
+      std::fprintf(stderr, "usage: wabridge_bench [--events N] [--boot-events N] [--only NAME]\n");
       return 64;
     }
   }
@@ -429,5 +536,6 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "drain") bench_drain(events);
   if (only.empty() || only == "jsonl") bench_jsonl_baseline();
   if (only.empty() || only == "restart") bench_restart();
+  if (only.empty() || only == "boot") bench_boot(boot_events);
   return 0;
 }
