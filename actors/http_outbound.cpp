@@ -1,5 +1,7 @@
 #include "actors/http_outbound.hpp"
 
+#include "common/utf8.hpp"
+
 #include "actors/account_client.hpp"
 #include "actors/http_replies.hpp"
 #include "outbound/outbound_request.hpp"
@@ -249,6 +251,8 @@ void http_outbound::direct(const std::string& op, const account_actors& acc,
 void http_outbound::chat(const account_actors& acc, const httplib::Request& req,
                          httplib::Response& res) {
   const std::string chat_id = req.matches.size() > 2 ? req.matches[2].str() : std::string{};
+  // The path is not JSON-parsed, so nothing has checked its encoding yet.
+  if (!is_valid_utf8(chat_id)) return send_error(res, 400, "chat id must be valid UTF-8");
   auto plan = outbound::plan("chat", json{{"chatId", chat_id}}, {});
   if (!plan) return send_error(res, plan.error());
   const bool is_group = chat_id.size() >= 5 && chat_id.compare(chat_id.size() - 5, 5, "@g.us") == 0;
