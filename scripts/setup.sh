@@ -17,6 +17,7 @@ packages=(
   libcaf-dev liblmdb-dev lmdb-utils libspdlog-dev catch2 nlohmann-json3-dev
   libtomlplusplus-dev libcpp-httplib-dev libcli11-dev libsimdjson-dev libqrencode-dev
   clang-format
+  clang libclang-rt-14-dev  # libFuzzer and its sanitizer runtimes (scripts/fuzz.sh)
 )
 
 as_root() {
@@ -101,6 +102,8 @@ case "$mode" in
     build build-asan -DBUILD_TESTING=ON -DWABRIDGE_SANITIZE=address,undefined -DWABRIDGE_WERROR=OFF
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       ctest --test-dir build-asan --output-on-failure --no-tests=error -j "$jobs"
+    # A short libFuzzer run of each fuzz target (docs/testing.md).
+    scripts/fuzz.sh 20
     ;;
   *)
     echo "usage: scripts/setup.sh run|test|build" >&2
