@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 
 namespace wabridge {
 namespace {
@@ -27,8 +28,25 @@ struct ack_state {
   ack_tracker_config cfg;
   std::shared_ptr<store::cursor_store> store;
   std::map<std::string, consumer_entry> consumers;
+  // Polls and acks waiting for the journal's answer. An ack tracker told to
+  // stop (drain, journal restart) answers them with shutting_down: CAF drops
+  // an undelivered promise silently, and the HTTP request behind it would
+  // wait out its whole timeout (10 s), holding the worker's drain that long.
+  uint64_t last_pending_id = 0;
+  std::map<uint64_t, caf::typed_response_promise<event_page>> pending_polls;
+  std::map<uint64_t, caf::typed_response_promise<ack_reply>> pending_acks;
   static inline const char* name = "ack_tracker";
 };
+
+// Removes and returns a pending promise; nullopt when it was answered already.
+template <class Promise>
+std::optional<Promise> take_pending(std::map<uint64_t, Promise>& pending, uint64_t id) {
+  auto it = pending.find(id);
+  if (it == pending.end()) return std::nullopt;
+  Promise promise = std::move(it->second);
+  pending.erase(it);
+  return promise;
+}
 
 using ack_self = ack_tracker_actor::stateful_pointer<ack_state>;
 
@@ -64,6 +82,18 @@ ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
   self->state.store = std::move(store);
   for (auto& [name, cursor] : loaded) self->state.consumers[name].cursor = cursor;
   self->send(self->state.cfg.journal, compact_request{acked_floor(self->state)});
+  // As CAF's default exit handler (an exit without error is ignored), but
+  // first every request still waiting for the journal gets an answer.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (!msg.reason) return;
+    auto& st = self->state;
+    const auto stopped = make_error(errc::shutting_down, "ack tracker stopped");
+    for (auto& [id, promise] : st.pending_polls) promise.deliver(stopped);
+    for (auto& [id, promise] : st.pending_acks) promise.deliver(stopped);
+    st.pending_polls.clear();
+    st.pending_acks.clear();
+    self->quit(msg.reason);
+  });
   return {
       [self](poll_request& req) -> caf::typed_response_promise<event_page> {
         auto& st = self->state;
@@ -81,37 +111,54 @@ ack_tracker_actor::behavior_type ack_impl(ack_self self, ack_tracker_config cfg,
         const auto timeout =
             std::chrono::milliseconds(std::max<int64_t>(req.wait_ms, 0) + reply_slack_ms) +
             journal_timeout;
+        const uint64_t id = ++st.last_pending_id;
+        st.pending_polls.emplace(id, promise);
         self->request(st.cfg.journal, timeout, read_request{after, req.limit, req.wait_ms})
-            .then([promise](event_page& page) mutable { promise.deliver(std::move(page)); },
-                  [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+            .then(
+                [self, id](event_page& page) {
+                  if (auto p = take_pending(self->state.pending_polls, id))
+                    p->deliver(std::move(page));
+                },
+                [self, id](caf::error& err) {
+                  if (auto p = take_pending(self->state.pending_polls, id))
+                    p->deliver(std::move(err));
+                });
         return promise;
       },
       [self](ack_request& req) -> caf::typed_response_promise<ack_reply> {
         auto promise = self->make_response_promise<ack_reply>();
+        const uint64_t id = ++self->state.last_pending_id;
+        self->state.pending_acks.emplace(id, promise);
         // Only the newest seq is needed to validate the ack; full stats
         // would cost the journal a read transaction per ack.
         self->request(self->state.cfg.journal, journal_timeout, newest_atom::value)
             .then(
-                [self, promise, req](uint64_t newest) mutable {
+                [self, id, req](uint64_t newest) mutable {
                   auto& st = self->state;
+                  auto pending = take_pending(st.pending_acks, id);
+                  if (!pending) return;
+                  auto& reply_to = *pending;
                   if (req.up_to_seq > newest) {
-                    promise.deliver(make_error(errc::ack_beyond_newest,
-                                               "up_to_seq " + std::to_string(req.up_to_seq) +
-                                                   " is past the newest seq " +
-                                                   std::to_string(newest)));
+                    reply_to.deliver(make_error(errc::ack_beyond_newest,
+                                                "up_to_seq " + std::to_string(req.up_to_seq) +
+                                                    " is past the newest seq " +
+                                                    std::to_string(newest)));
                     return;
                   }
                   auto& entry = entry_for(st, req.consumer);
                   const bool moves = req.up_to_seq > entry.cursor.acked_seq;
                   if (moves || !entry.cursor.explicit_acks) {
                     if (auto err = advance(self, req.consumer, entry, req.up_to_seq, true)) {
-                      promise.deliver(err);
+                      reply_to.deliver(err);
                       return;
                     }
                   }
-                  promise.deliver(ack_reply{req.consumer, entry.cursor.acked_seq});
+                  reply_to.deliver(ack_reply{req.consumer, entry.cursor.acked_seq});
                 },
-                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+                [self, id](caf::error& err) {
+                  if (auto p = take_pending(self->state.pending_acks, id))
+                    p->deliver(std::move(err));
+                });
         return promise;
       },
       [self](delivered_notice& notice) -> uint64_t {
