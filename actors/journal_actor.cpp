@@ -45,6 +45,9 @@ struct journal_state {
   uint64_t acked_floor = 0;
   bool draining = false;  // no more parking: long-polls are answered at once
   journal_stats counters;
+  errc degraded_code = errc::ok;  // the error that made the journal degraded
+  int64_t degraded_since_ms = 0;
+  uint64_t failed_commits = 0;  // since the journal became degraded
   static inline const char* name = "journal";
 
   ~journal_state() {
@@ -110,6 +113,7 @@ void flush(journal_self self) {
   for (auto& p : taken)
     for (const auto& ev : *p.batch.events) events.push_back(&ev);
   const uint64_t before = st.store->last_seq();
+  const uint64_t map_before = st.store->map_size();
   std::vector<uint64_t> seqs;
   seqs.reserve(events.size());
   caf::error failure;
@@ -128,17 +132,39 @@ void flush(journal_self self) {
   }
   const uint64_t fresh = st.store->last_seq() - before;
   st.counters.appended += fresh;
+  if (st.store->map_size() != map_before) {
+    spdlog::info("journal account={} map grown from={} to={} max={} used={}", st.cfg.account,
+                 map_before, st.store->map_size(), st.cfg.journal.max_map_size,
+                 st.store->used_bytes());
+  }
   if (failure) {
     // Chunks that did commit are fine: the session retries the whole batch
     // and those events dedupe to their seqs.
+    std::string error = describe(failure);
+    // The session retries every second for as long as the disk or map stays
+    // full: log the change into the degraded state (or to another error),
+    // not every retry.
+    const bool news = !st.counters.degraded || code_of(failure) != st.degraded_code;
+    if (news) {
+      spdlog::error("journal account={} commit failed events={} error=\"{}\" action=retry{}",
+                    st.cfg.account, events.size(), error,
+                    st.store->map_full() ? " hint=map-full" : "");
+    } else {
+      spdlog::debug("journal account={} commit failed again events={} error=\"{}\"", st.cfg.account,
+                    events.size(), error);
+    }
+    if (!st.counters.degraded) st.degraded_since_ms = now_ms();
     st.counters.degraded = true;
-    st.counters.last_error = describe(failure);
-    spdlog::error("journal account={} commit failed events={} error=\"{}\"", st.cfg.account,
-                  events.size(), st.counters.last_error);
+    st.degraded_code = code_of(failure);
+    st.counters.last_error = std::move(error);
+    ++st.failed_commits;
     for (auto& p : taken) p.promise.deliver(failure);
   } else {
     if (st.counters.degraded) {
-      spdlog::info("journal account={} recovered: commits succeed again", st.cfg.account);
+      spdlog::info(
+          "journal account={} recovered: commits succeed again degraded_ms={} failed_commits={}",
+          st.cfg.account, now_ms() - st.degraded_since_ms, st.failed_commits);
+      st.failed_commits = 0;
     }
     st.counters.degraded = false;
     st.counters.last_error.clear();
@@ -436,7 +462,7 @@ caf::expected<journal_actor> spawn_journal(caf::actor_system& sys,
                                            const journal_actor_config& cfg) {
   store::journal_options opts;
   opts.map_size = cfg.journal.map_size;
-  opts.max_map_size = cfg.journal.map_size;  // growth is opt-in (issue #6)
+  opts.max_map_size = cfg.journal.max_map_size;  // 0 (default) = never grow
   auto store = store::journal_store::open(cfg.dir, opts);
   if (!store) return store.error();
   std::shared_ptr<store::journal_store> shared{std::move(*store)};

@@ -122,6 +122,8 @@ struct session_state {
   uint32_t consecutive_failures = 0;
   std::deque<event_batch> retry_queue;  // batches the journal refused, retried in order
   bool retry_scheduled = false;
+  bool journal_refusing = false;  // the last commit failed; logged once until one succeeds
+  uint64_t refusals = 0;          // failed commits since journal_refusing became true
   session_status status;
   latency_histogram confirm_latency;
   std::unique_ptr<outbound_sender> sender;
@@ -243,6 +245,13 @@ void commit_batch(session_self self, event_batch batch, uint64_t generation, int
             maybe_finish_drain(self);
             const int64_t waited = steady_us() - read_at_us;
             st.confirm_latency.record(static_cast<uint64_t>(std::max<int64_t>(waited, 0)), count);
+            if (st.journal_refusing) {
+              spdlog::info(
+                  "upstream account={} journal accepts batches again refusals={} queued={}",
+                  st.cfg.account.name, st.refusals, st.retry_queue.size());
+              st.journal_refusing = false;
+              st.refusals = 0;
+            }
             // The journal is healthy again: flush the queued retries right away.
             if (!st.retry_queue.empty() && !st.retry_scheduled) {
               st.retry_scheduled = true;
@@ -255,10 +264,19 @@ void commit_batch(session_self self, event_batch batch, uint64_t generation, int
             auto& st = self->state;
             st.status.in_flight -= batch.size();
             st.status.last_error = describe(err);
-            spdlog::warn(
-                "upstream account={} journal refused batch events={} error=\"{}\" "
-                "action=retry",
-                st.cfg.account.name, batch.size(), st.status.last_error);
+            // Retried every second while the disk or map stays full: one
+            // warning per episode, the retries at debug level.
+            if (!st.journal_refusing)
+              spdlog::warn(
+                  "upstream account={} journal refused batch events={} error=\"{}\" "
+                  "action=retry",
+                  st.cfg.account.name, batch.size(), st.status.last_error);
+            else
+              spdlog::debug(
+                  "upstream account={} journal refused batch again events={} error=\"{}\"",
+                  st.cfg.account.name, batch.size(), st.status.last_error);
+            st.journal_refusing = true;
+            ++st.refusals;
             st.retry_queue.push_front(batch);
             schedule_retry(self);
           });

@@ -63,6 +63,7 @@ struct journal_config {
   millis retain_acked{3'600'000};        // keep acked events this long before compaction
   millis dedupe_window{7 * 86'400'000};  // remember eventUids this long for dedupe
   uint64_t map_size = 1ull << 30;        // LMDB map size per account
+  uint64_t max_map_size = 0;             // grow the map up to this when full; 0 = never grow
   uint32_t max_batch = 4096;             // most events committed in one transaction
 };
 

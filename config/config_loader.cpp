@@ -365,11 +365,21 @@ class config_checker {
 
   void check_journal(const toml::table& t) {
     const std::string path = "journal";
-    reject_unknown(t, path, {"retain_acked", "dedupe_window", "map_size", "max_batch"});
+    reject_unknown(t, path,
+                   {"retain_acked", "dedupe_window", "map_size", "max_map_size", "max_batch"});
     auto& j = config_.journal;
     read_duration(t, "retain_acked", path, j.retain_acked, true);
     read_duration(t, "dedupe_window", path, j.dedupe_window, false);
-    read_size(t, "map_size", path, j.map_size, 1ull << 20, "1MiB");
+    const bool map_ok = read_size(t, "map_size", path, j.map_size, 1ull << 20, "1MiB") != nullptr ||
+                        t.get("map_size") == nullptr;
+    // 0 (the default) keeps the map at map_size; anything else is a ceiling the
+    // journal grows towards, so below map_size it would be a contradiction.
+    if (const toml::node* node = read_size(t, "max_map_size", path, j.max_map_size, 0, "0");
+        node != nullptr && map_ok && j.max_map_size != 0 && j.max_map_size < j.map_size) {
+      add(node->source(), join_key(path, "max_map_size"),
+          "must be 0 (never grow) or at least journal.map_size (" + std::to_string(j.map_size) +
+              " bytes)");
+    }
     read_integer(t, "max_batch", path, j.max_batch, 1, 65536);
   }
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 namespace wabridge::store {
@@ -89,15 +90,27 @@ std::string uid_key(const std::string& uid) {
   return buf;
 }
 
+uint64_t journal_reserve(uint64_t map_size) {
+  const uint64_t reserve = std::clamp<uint64_t>(map_size / 32, 256ull << 10, 16ull << 20);
+  // Never more than half the map (config allows maps down to 1 MiB).
+  return std::min(reserve, map_size / 2);
+}
+
 caf::expected<std::unique_ptr<journal_store>> journal_store::open(const std::string& dir,
                                                                   const journal_options& opts) {
   lmdb_env::options env_opts;
-  env_opts.map_size = opts.map_size;
+  env_opts.map_size = opts.map_size - journal_reserve(opts.map_size);
   auto env = lmdb_env::open(dir, env_opts);
   if (!env) return env.error();
   std::unique_ptr<journal_store> store{new journal_store()};
   store->env_ = std::move(*env);
   store->opts_ = opts;
+  // LMDB opens an existing journal with at least the map its data needs
+  // (after growth in an earlier run, or a smaller map_size now); then that,
+  // plus the reserve, is what this journal may use.
+  store->cap_ = opts.map_size;
+  const uint64_t mapped = store->env_->map_size();
+  if (mapped > env_opts.map_size) store->cap_ = mapped + journal_reserve(mapped);
   auto events = store->env_->open_db("events", true);
   if (!events) return events.error();
   auto uids = store->env_->open_db("uids", false);
@@ -143,12 +156,29 @@ caf::expected<std::vector<uint64_t>> journal_store::append(
     const std::vector<const pending_event*>& events, int64_t received_at_ms) {
   for (;;) {
     auto result = append_once(events, received_at_ms);
-    if (result || code_of(result.error()) != errc::journal_full) return result;
+    if (result) {
+      full_ = false;
+      touched_ = false;
+      return result;
+    }
+    // A full disk (ENOSPC) is not helped by a larger map; only MDB_MAP_FULL is.
+    if (!is_map_full(result.error())) return result;
     // Map full: grow it when the operator allowed growth, then retry the batch.
-    uint64_t current = env_->map_size();
-    if (opts_.max_map_size <= current) return result;
-    uint64_t grown = std::min(opts_.max_map_size, current * 2);
-    if (auto err = env_->resize(grown)) return err;
+    // The failed transaction is gone, so no transaction is open: LMDB allows
+    // the resize now.
+    if (opts_.max_map_size <= cap_) {
+      // LMDB reuses the pages the newest commit freed only after one more
+      // commit. On a map that is nearly full (retention keeps up, but only
+      // just) that would fail every other batch: commit once (in the
+      // reserve) and try the batch again. Once per commit, so a map that is
+      // really full costs one extra commit, not one per retry.
+      if (!touched_ && !reserve_touch()) continue;
+      full_ = true;
+      return result;
+    }
+    const uint64_t grown = std::min(opts_.max_map_size, cap_ * 2);
+    if (auto err = env_->resize(grown - journal_reserve(grown))) return err;
+    cap_ = grown;
   }
 }
 
@@ -219,6 +249,65 @@ caf::expected<std::vector<stored_event>> journal_store::read(uint64_t after, uin
 caf::expected<compaction_result> journal_store::compact(uint64_t acked_floor, int64_t now_ms,
                                                         millis retain_acked, millis dedupe_window,
                                                         uint64_t max_deletes) {
+  // Deleting copies pages too, so on a full map compaction itself can fail
+  // with MDB_MAP_FULL: then (and whenever appends found the map full) it runs
+  // with the reserve mapped, in steps small enough to fit in it. Expiring
+  // uids touches a different page of the uids tree per delete, so the step
+  // halves until it fits (a failed transaction costs no fsync).
+  constexpr uint64_t reserve_max_deletes = 1'000;
+  const uint64_t append_map = cap_ - journal_reserve(cap_);
+  bool reserve = full_;
+  if (reserve) {
+    if (auto err = env_->resize(cap_)) return err;
+  }
+  uint64_t step = reserve ? std::min(max_deletes, reserve_max_deletes) : max_deletes;
+  auto result = compact_once(acked_floor, now_ms, retain_acked, dedupe_window, step);
+  while (!result && is_map_full(result.error()) && step > 1) {
+    if (!reserve) {
+      reserve = true;
+      if (auto err = env_->resize(cap_)) return err;
+    }
+    step = std::min(step, reserve_max_deletes * 2) / 2;
+    result = compact_once(acked_floor, now_ms, retain_acked, dedupe_window, step);
+  }
+  if (result && full_ && (result->events_removed > 0 || result->uids_expired > 0)) {
+    // LMDB reuses a freed page only after two newer commits (it keeps the
+    // previous snapshot intact). Appends are stuck on a full map and commit
+    // nothing, so without this second commit the pages just freed would stay
+    // unusable until some later compaction happened to commit again.
+    if (auto err = touch()) result = err;
+  }
+  if (reserve) {
+    // Back to the append map; LMDB rounds up to the pages in use, so whatever
+    // compaction took at the end of the reserve stays mapped.
+    if (auto err = env_->resize(append_map)) return err;
+  }
+  return result;
+}
+
+caf::error journal_store::touch() {
+  auto txn = env_->begin(false);
+  if (!txn) return txn.error();
+  if (auto err = txn->put(meta_db_, std::string_view{last_seq_key}, encode_u64(last_seq_)))
+    return err;
+  if (auto err = txn->commit()) return err;
+  touched_ = true;
+  return {};
+}
+
+caf::error journal_store::reserve_touch() {
+  // Whatever the outcome, no other commit may try again before a real one.
+  touched_ = true;
+  if (auto err = env_->resize(cap_)) return err;
+  auto err = touch();
+  auto back = env_->resize(cap_ - journal_reserve(cap_));
+  return err ? err : back;
+}
+
+caf::expected<compaction_result> journal_store::compact_once(uint64_t acked_floor, int64_t now_ms,
+                                                             millis retain_acked,
+                                                             millis dedupe_window,
+                                                             uint64_t max_deletes) {
   compaction_result result;
   auto txn = env_->begin(false);
   if (!txn) return txn.error();
@@ -272,6 +361,7 @@ caf::expected<compaction_result> journal_store::compact(uint64_t acked_floor, in
   }
   if (result.events_removed == 0 && result.uids_expired == 0) return result;
   if (auto err = txn->commit()) return err;
+  touched_ = false;
   first_seq_ = new_first;
   return result;
 }
@@ -297,9 +387,6 @@ caf::expected<int64_t> journal_store::received_at_after(uint64_t after) {
   return decode_i64(cursor->value().data);
 }
 
-uint64_t journal_store::map_size() const {
-  return env_->map_size();
-}
 uint64_t journal_store::used_bytes() const {
   return env_->used_bytes();
 }

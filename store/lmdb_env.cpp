@@ -2,6 +2,9 @@
 
 #include <lmdb.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +22,13 @@ caf::error lmdb_error(int rc, std::string_view where) {
   return make_error(errc::journal_failure, std::move(detail));
 }
 
+bool is_map_full(const caf::error& err) {
+  // lmdb_error is the only producer of journal_full in store/ and puts
+  // mdb_strerror(MDB_MAP_FULL) ("MDB_MAP_FULL: ...") into the detail.
+  return code_of(err) == errc::journal_full &&
+         describe(err).find("MDB_MAP_FULL") != std::string::npos;
+}
+
 namespace {
 
 MDB_val to_val(std::string_view s) {
@@ -31,11 +41,39 @@ MDB_val to_val(const uint64_t& key) {
 
 }  // namespace
 
+namespace {
+
+// LMDB maps lock.mdb read-write and writes its reader table through the
+// mapping. On a full filesystem, touching a page of a fresh (sparse) lock
+// file is a SIGBUS, not an error: the worker died on start that way. So give
+// the file its blocks before LMDB maps it, and report a full disk as an
+// error. KEEP_SIZE leaves the length to LMDB (it sizes its reader table from
+// it); 16 KiB covers the table for LMDB's default 126 readers (8 KiB here).
+caf::error preallocate_lock_file(const std::string& dir) {
+  const std::string path = dir + "/lock.mdb";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return make_error(errc::io_failure, "open " + path + ": " + std::strerror(errno));
+  int rc = 0;
+  do {
+    rc = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 16 * 1024);
+  } while (rc != 0 && errno == EINTR);
+  const int err = rc != 0 ? errno : 0;
+  ::close(fd);
+  if (err == ENOSPC || err == EDQUOT) return lmdb_error(err, "preallocate " + path);
+  // A filesystem without fallocate: nothing to do but let LMDB try.
+  if (err != 0 && err != EOPNOTSUPP && err != ENOSYS)
+    return make_error(errc::io_failure, "preallocate " + path + ": " + std::strerror(err));
+  return {};
+}
+
+}  // namespace
+
 caf::expected<std::unique_ptr<lmdb_env>> lmdb_env::open(const std::string& dir,
                                                         const options& opts) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return make_error(errc::io_failure, "create " + dir + ": " + ec.message());
+  if (auto err = preallocate_lock_file(dir)) return err;
   MDB_env* env = nullptr;
   if (int rc = mdb_env_create(&env); rc != 0) return lmdb_error(rc, "mdb_env_create");
   std::unique_ptr<lmdb_env> result{new lmdb_env(env)};

@@ -22,6 +22,10 @@ namespace wabridge::store {
 /// ENOSPC/EDQUOT become errc::journal_full, everything else journal_failure.
 caf::error lmdb_error(int rc, std::string_view where);
 
+/// True when `err` is lmdb_error's translation of MDB_MAP_FULL (the map, not
+/// the disk, is full): only then can a larger map help.
+bool is_map_full(const caf::error& err);
+
 /// A byte view into LMDB-owned memory (valid until the transaction ends).
 struct bytes_view {
   const char* data = nullptr;
@@ -39,7 +43,9 @@ class lmdb_env {
     unsigned max_dbs = 8;
   };
 
-  /// Creates `dir` if needed and opens the environment in it.
+  /// Creates `dir` if needed and opens the environment in it. lock.mdb gets
+  /// its blocks first, so a full filesystem is errc::journal_full here rather
+  /// than a SIGBUS when LMDB writes the reader table through its mapping.
   static caf::expected<std::unique_ptr<lmdb_env>> open(const std::string& dir, const options& opts);
 
   ~lmdb_env();
@@ -56,7 +62,10 @@ class lmdb_env {
   uint64_t map_size() const;
   uint64_t used_bytes() const;
 
-  /// Grows the map to `new_size` bytes (no transaction may be open).
+  /// Sets the map to `new_size` bytes, or to the bytes in use when that is
+  /// more (LMDB rounds up). LMDB requires that no transaction of this
+  /// environment is open in this process; the single owner guarantees it by
+  /// calling this only between its own transactions.
   caf::error resize(uint64_t new_size);
 
   MDB_env* raw() const { return env_; }

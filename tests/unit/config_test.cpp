@@ -152,6 +152,7 @@ TEST_CASE("example config loads without problems and states every default", "[co
   CHECK(config.journal.retain_acked == defaults.journal.retain_acked);
   CHECK(config.journal.dedupe_window == defaults.journal.dedupe_window);
   CHECK(config.journal.map_size == defaults.journal.map_size);
+  CHECK(config.journal.max_map_size == defaults.journal.max_map_size);
   CHECK(config.journal.max_batch == defaults.journal.max_batch);
 
   CHECK(config.http.threads == defaults.http.threads);
@@ -210,6 +211,7 @@ TEST_CASE("a config with only one account gets the default for every other key",
   CHECK(config.supervisor.backoff_initial == defaults.supervisor.backoff_initial);
   CHECK(config.supervisor.intensity_max == defaults.supervisor.intensity_max);
   CHECK(config.journal.map_size == defaults.journal.map_size);
+  CHECK(config.journal.max_map_size == defaults.journal.max_map_size);
   CHECK(config.journal.max_batch == defaults.journal.max_batch);
   CHECK(config.http.threads == defaults.http.threads);
   CHECK(config.http.max_limit == defaults.http.max_limit);
@@ -239,6 +241,7 @@ intensity_window = "5m"
 retain_acked = "0"
 dedupe_window = "1d"
 map_size = 2097152
+max_map_size = "8MiB"
 max_batch = 65536
 [http]
 threads = 256
@@ -279,6 +282,7 @@ sidecar_dir = "sidecar"
   CHECK(config.journal.retain_acked == millis{0});
   CHECK(config.journal.dedupe_window == millis{86'400'000});
   CHECK(config.journal.map_size == 2097152);
+  CHECK(config.journal.max_map_size == (8ull << 20));
   CHECK(config.journal.max_batch == 65536);
   CHECK(config.http.threads == 256);
   CHECK(config.http.max_body_bytes == 65536);
@@ -542,6 +546,35 @@ TEST_CASE("map_size accepts a size string or byte count of at least 1MiB", "[con
   require_problem("[journal]\nmap_size = -1\n" + one_account, "journal.map_size", 2, "size");
   require_problem("[journal]\nmap_size = \"big\"\n" + one_account, "journal.map_size", 2, "size");
   require_problem("[journal]\nmap_size = 1.5\n" + one_account, "journal.map_size", 2, "size");
+}
+
+TEST_CASE("max_map_size is 0 (never grow) by default, else at least map_size", "[config]") {
+  CHECK(bridge_config{}.journal.max_map_size == 0);
+  CHECK(config_of(one_account).journal.max_map_size == 0);
+  CHECK(config_of("[journal]\nmax_map_size = \"0\"\n" + one_account).journal.max_map_size == 0);
+  CHECK(config_of("[journal]\nmax_map_size = 0\n" + one_account).journal.max_map_size == 0);
+  const auto grown =
+      config_of("[journal]\nmap_size = \"64MiB\"\nmax_map_size = \"8GiB\"\n" + one_account);
+  CHECK(grown.journal.map_size == (64ull << 20));
+  CHECK(grown.journal.max_map_size == (8ull << 30));
+  // Equal to map_size is allowed (and means no growth, like 0).
+  CHECK(config_of("[journal]\nmax_map_size = \"1GiB\"\n" + one_account).journal.max_map_size ==
+        (1ull << 30));
+  // Below map_size (given or default) contradicts map_size.
+  require_problem("[journal]\nmap_size = \"64MiB\"\nmax_map_size = \"32MiB\"\n" + one_account,
+                  "journal.max_map_size", 3, "at least journal.map_size");
+  require_problem("[journal]\nmax_map_size = \"512MiB\"\n" + one_account, "journal.max_map_size", 2,
+                  "at least journal.map_size");
+  require_problem("[journal]\nmax_map_size = \"lots\"\n" + one_account, "journal.max_map_size", 2,
+                  "size");
+  require_problem("[journal]\nmax_map_size = -5\n" + one_account, "journal.max_map_size", 2,
+                  "size");
+  require_problem("[journal]\nmax_map_size = true\n" + one_account, "journal.max_map_size", 2,
+                  "size");
+  // A broken map_size is reported once, not again as a max_map_size problem.
+  const auto problems =
+      problems_of("[journal]\nmap_size = \"big\"\nmax_map_size = \"2MiB\"\n" + one_account);
+  CHECK(problems.size() == 1);
 }
 
 TEST_CASE("max_batch must be 1..65536", "[config]") {

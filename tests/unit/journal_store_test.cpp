@@ -3,6 +3,7 @@
 // compaction), retention, and what a full map does to a batch. Every test
 // works in its own fresh temp directory.
 #include "store/journal_store.hpp"
+#include "store/lmdb_env.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -558,4 +559,84 @@ TEST_CASE("compaction reports the media paths of removed events that have media"
   CHECK(result.events_removed == 4);
   CHECK(result.media_paths ==
         std::vector<std::string>{"/media/a.jpg", "/media/b.jpg", "/media/c.ogg"});
+}
+
+namespace {
+
+// Appends batches of 10 events of ~1.5 KB until the journal refuses one;
+// returns how many events were committed. Fails the test if it never fills.
+uint64_t fill_until_full(journal_store& j, const std::string& prefix, uint64_t committed = 0) {
+  for (int batch = 0; batch < 2'000; ++batch) {
+    auto events = make_events(prefix + std::to_string(batch) + "-", 10, 1'500);
+    auto seqs = j.append(events, t0 + batch);
+    if (!seqs) {
+      INFO(describe(seqs.error()));
+      REQUIRE(code_of(seqs.error()) == errc::journal_full);
+      REQUIRE(is_map_full(seqs.error()));
+      return committed;
+    }
+    committed += seqs->size();
+  }
+  FAIL("the journal never filled up");
+  return committed;
+}
+
+}  // namespace
+
+TEST_CASE("growth stops at max_map_size: then appends fail with journal_full", "[journal_store]") {
+  test::scratch_dir tmp;
+  journal_options opts;
+  opts.map_size = 1ull << 20;
+  opts.max_map_size = 3ull << 20;  // not a power-of-two multiple: the last step is capped
+  auto j = open_journal(tmp.sub("journal"), opts);
+  const uint64_t committed = fill_until_full(*j, "g");
+  CHECK(j->map_size() == opts.max_map_size);
+  CHECK(j->map_full());
+  CHECK(j->last_seq() == committed);
+  CHECK(committed * 1'500 >
+        opts.map_size + (1ull << 19));  // it really grew: more than one map holds
+  CHECK(read_ok(*j, committed - 1, 10).size() == 1);
+}
+
+TEST_CASE("a full map without growth accepts appends again once compaction freed space",
+          "[journal_store]") {
+  test::scratch_dir tmp;
+  journal_options opts;
+  opts.map_size = 1ull << 20;
+  auto j = open_journal(tmp.sub("journal"), opts);
+  uint64_t committed = fill_until_full(*j, "a");
+  REQUIRE(j->map_full());
+  REQUIRE(committed > 100);
+  // The map is full to the last page: compaction needs the reserve to delete
+  // anything, and its second commit makes the freed pages usable at once.
+  bool more = true;
+  for (int calls = 0; more; ++calls) {
+    REQUIRE(calls < 100);
+    auto result = j->compact(committed, t0 + long_time.count(), millis{0}, long_time);
+    INFO((result ? std::string{"ok"} : describe(result.error())));
+    REQUIRE(result);
+    more = result->more;
+  }
+  CHECK(j->first_seq() == committed + 1);
+  CHECK(j->map_size() == opts.map_size);
+  // The next append succeeds right away, and the journal holds about as much
+  // as before (the pages are reused, the file does not grow past the map).
+  CHECK(append_ok(*j, make_events("after-", 10, 1'500), t0 + 5'000).front() == committed + 1);
+  CHECK_FALSE(j->map_full());
+  const uint64_t second = fill_until_full(*j, "b", 10);
+  CHECK(second > committed / 2);
+  CHECK(j->map_size() == opts.map_size);
+  CHECK(j->used_bytes() <= opts.map_size);
+  // Seqs stayed contiguous across the episode.
+  CHECK(j->last_seq() == committed + second);
+  CHECK(read_ok(*j, committed, 1).front().seq == committed + 1);
+}
+
+TEST_CASE("journal_reserve is 1/32 of the map within [256 KiB, 16 MiB], at most half",
+          "[journal_store]") {
+  CHECK(journal_reserve(1ull << 20) == (256ull << 10));
+  CHECK(journal_reserve(64ull << 20) == (2ull << 20));
+  CHECK(journal_reserve(1ull << 30) == (16ull << 20));
+  CHECK(journal_reserve(64ull << 30) == (16ull << 20));
+  CHECK(journal_reserve(256ull << 10) == (128ull << 10));
 }
