@@ -44,6 +44,17 @@ install_sidecar() {
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
   fi
+  # Baileys 7 needs Node.js 20 or newer; Debian 12's own nodejs is 18. The
+  # simulated accounts need no Node at all, so `run` goes on without the
+  # sidecar, while `test` (which exercises it) stops with the reason.
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+  if [ "$major" -lt 20 ]; then
+    echo "setup: Node.js $(node --version 2>/dev/null || echo '(none)') is too old for the Baileys sidecar (needs >= 20);" \
+      "accounts with upstream = \"baileys\" cannot start on this machine (docs/sidecar.md)" >&2
+    [ "$mode" = test ] && return 1
+    return 0
+  fi
   local dir="$root/sidecar/baileys"
   # npm ci only when the lockfile changed since the last install.
   if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
