@@ -174,6 +174,12 @@ caf::expected<std::unique_ptr<supervisor::child_process>> start_upstream(
   if (cfg.account.upstream == upstream_kind::baileys) {
     const auto dir = upstream::find_sidecar_dir(cfg.account.baileys.sidecar_dir, cfg.self_exe);
     if (auto err = upstream::check_sidecar_installed(dir)) return err;
+    // The child inherits the lock and holds it until it exits; our copy goes.
+    auto lock = upstream::lock_sidecar_state(upstream::sidecar_state_dir(cfg.account_dir));
+    if (!lock) return lock.error();
+    auto child = supervisor::child_process::spawn(upstream_argv(cfg), {}, {*lock});
+    ::close(*lock);
+    return child;
   }
   return supervisor::child_process::spawn(upstream_argv(cfg));
 }

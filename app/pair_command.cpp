@@ -155,9 +155,22 @@ void dismiss(supervisor::child_process& child) {
 
 enum class outcome { linked, logged_out, failed };
 
-outcome run_sidecar_once(const std::vector<std::string>& argv, const pair_options& options,
-                         clock_type::time_point deadline) {
-  auto child = supervisor::child_process::spawn(argv);
+outcome run_sidecar_once(const std::vector<std::string>& argv, const std::string& state_dir,
+                         const pair_options& options, clock_type::time_point deadline) {
+  // A sidecar of a worker that was just killed may still be writing its
+  // spool: wait for it, then hand the state dir's lock to ours.
+  auto lock = upstream::lock_sidecar_state(state_dir);
+  for (int i = 0; !lock && i < 300 && !interrupted; ++i) {
+    if (i == 0) std::cout << "pair: " << describe(lock.error()) << '\n' << std::flush;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    lock = upstream::lock_sidecar_state(state_dir);
+  }
+  if (!lock) {
+    std::cerr << "pair: " << describe(lock.error()) << '\n';
+    return outcome::failed;
+  }
+  auto child = supervisor::child_process::spawn(argv, {}, {*lock});
+  ::close(*lock);
   if (!child) {
     std::cerr << "pair: cannot start the sidecar: " << describe(child.error()) << '\n';
     return outcome::failed;
@@ -228,7 +241,8 @@ int pair_standalone(const bridge_config& cfg, const account_config& account,
   const auto deadline = clock_type::now() + options.timeout;
   int code = 1;
   for (int round = 0; round < 2; ++round) {
-    const outcome result = run_sidecar_once(argv, options, deadline);
+    const outcome result =
+        run_sidecar_once(argv, upstream::sidecar_state_dir(account_path), options, deadline);
     if (result == outcome::linked) {
       std::cout << "account " << account.name
                 << ": linked. Start the bridge (wabridge run) to receive its messages.\n";
@@ -237,7 +251,7 @@ int pair_standalone(const bridge_config& cfg, const account_config& account,
     }
     if (result != outcome::logged_out || round == 1) break;
     // Revoked credentials: keep them aside and pair afresh (once).
-    const std::string auth = account_path + "/baileys/auth";
+    const std::string auth = upstream::sidecar_state_dir(account_path) + "/auth";
     const std::string aside =
         auth + ".logged-out-" +
         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(

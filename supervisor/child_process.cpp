@@ -28,7 +28,8 @@ exit_status decode_wait_status(int status) {
 }
 
 caf::expected<std::unique_ptr<child_process>> child_process::spawn(
-    const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
+    const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
+    const std::vector<int>& pass_fds) {
   if (argv.empty()) return make_error(errc::invalid_argument, "spawn: empty argv");
   // O_CLOEXEC on every pipe end: a child must inherit only its own two pipe
   // ends (dup2 onto 0/1 clears the flag), never a sibling's, or EOF detection
@@ -46,6 +47,8 @@ caf::expected<std::unique_ptr<child_process>> child_process::spawn(
   spawn_request request;
   request.dup_to(in_pipe[0], STDIN_FILENO);
   request.dup_to(out_pipe[1], STDOUT_FILENO);
+  int target = STDERR_FILENO + 1;
+  for (int fd : pass_fds) request.dup_to(fd, target++);
   auto pid = request.spawn(argv, extra_env);
   close(in_pipe[0]);
   close(out_pipe[1]);

@@ -30,9 +30,12 @@ class child_process {
  public:
   /// Spawns argv[0] (looked up in PATH when it has no '/') with piped
   /// stdin/stdout and inherited stderr. `extra_env` entries ("K=V") are added
-  /// to this process's environment.
+  /// to this process's environment. `pass_fds` are given to the child at
+  /// fds 3, 4, ... (e.g. a lock the child must hold for its lifetime); the
+  /// caller keeps its own copies and closes them when it likes.
   static caf::expected<std::unique_ptr<child_process>> spawn(
-      const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {});
+      const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {},
+      const std::vector<int>& pass_fds = {});
 
   ~child_process();
   child_process(const child_process&) = delete;

@@ -2,6 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -54,11 +61,41 @@ std::string sidecar_settings_json(const baileys_config& baileys) {
   return settings.dump();
 }
 
+std::string sidecar_state_dir(const std::string& account_dir) {
+  return account_dir + "/baileys";
+}
+
+caf::expected<int> lock_sidecar_state(const std::string& state_dir) {
+  const fs::path dir(state_dir);
+  std::error_code ec;
+  fs::create_directories(dir.parent_path(), ec);
+  if (ec)
+    return make_error(errc::io_failure,
+                      "cannot create " + dir.parent_path().string() + ": " + ec.message());
+  // 0700: the directory holds the account's WhatsApp login.
+  if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return make_error(errc::io_failure, "cannot create " + state_dir + ": " + std::strerror(errno));
+  const std::string path = state_dir + "/sidecar.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return make_error(errc::io_failure, "cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    if (saved == EWOULDBLOCK)
+      return make_error(errc::upstream_unavailable,
+                        "an earlier sidecar of this account is still running (it holds " + path +
+                            " while it writes its spool); starting once it has exited");
+    return make_error(errc::io_failure, "cannot lock " + path + ": " + std::strerror(saved));
+  }
+  return fd;
+}
+
 std::vector<std::string> sidecar_argv(const account_config& account, const std::string& account_dir,
                                       const std::string& sidecar_dir) {
   return {account.baileys.node, sidecar_dir + "/index.js",
           "--account",          account.name,
-          "--state-dir",        account_dir + "/baileys",
+          "--state-dir",        sidecar_state_dir(account_dir),
           "--media-dir",        media_dir(account, account_dir),
           "--settings",         sidecar_settings_json(account.baileys)};
 }

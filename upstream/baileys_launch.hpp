@@ -29,6 +29,18 @@ std::string media_dir(const account_config& account, const std::string& account_
 /// reconnectInitialMs, reconnectMaxMs (docs/sidecar.md, "Command line").
 std::string sidecar_settings_json(const baileys_config& baileys);
 
+/// The sidecar's state directory: <account_dir>/baileys (auth and spool).
+std::string sidecar_state_dir(const std::string& account_dir);
+
+/// Takes the exclusive flock on <state_dir>/sidecar.lock without waiting,
+/// creating state_dir (mode 0700) if needed. At most one sidecar may use a
+/// state dir: a sidecar whose worker was killed still writes its spool and
+/// saves its credentials before it exits, and a second one compacting the
+/// same spool meanwhile would drop what the first appends. The caller passes
+/// the fd to the sidecar it spawns (which then holds the lock until it exits)
+/// and closes its own copy. Returns the fd, or an error saying who holds it.
+caf::expected<int> lock_sidecar_state(const std::string& state_dir);
+
 /// node <dir>/index.js --account A --state-dir <account_dir>/baileys
 ///   --media-dir M --settings JSON
 std::vector<std::string> sidecar_argv(const account_config& account, const std::string& account_dir,
