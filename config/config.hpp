@@ -46,6 +46,9 @@ struct baileys_config {
   std::string media_dir;   // "" = <data_dir>/accounts/<name>/media
   millis reconnect_initial{1'000};
   millis reconnect_max{60'000};
+  // WhatsApp's delivery receipt waits until the message is in the sidecar's
+  // spool (fsync'd); needs the Baileys patch npm ci applies (docs/sidecar.md).
+  bool receipt_after_spool = true;
 };
 
 /// One [[account]] table.

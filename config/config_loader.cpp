@@ -219,6 +219,18 @@ class config_checker {
 
   // Each read_* leaves `out` untouched when the key is absent or invalid and
   // returns the node it read (nullptr when absent or invalid).
+  const toml::node* read_bool(const toml::table& table, std::string_view key,
+                              const std::string& path, bool& out) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return nullptr;
+    if (const auto* value = node->as_boolean()) {
+      out = value->get();
+      return node;
+    }
+    add(node->source(), join_key(path, key), "must be true or false");
+    return nullptr;
+  }
+
   const toml::node* read_string(const toml::table& table, std::string_view key,
                                 const std::string& path, std::string& out) {
     const toml::node* node = table.get(key);
@@ -556,7 +568,8 @@ class config_checker {
   void check_baileys(const toml::table& t, const std::string& path, baileys_config& baileys) {
     reject_unknown(t, path,
                    {"node", "sidecar_dir", "mode", "allowed_users", "pair_phone", "media_dir",
-                    "reconnect_initial", "reconnect_max"});
+                    "reconnect_initial", "reconnect_max", "receipt_after_spool"});
+    read_bool(t, "receipt_after_spool", path, baileys.receipt_after_spool);
     if (const toml::node* node = read_string(t, "node", path, baileys.node)) {
       if (baileys.node.empty()) add(node->source(), join_key(path, "node"), "must not be empty");
     }

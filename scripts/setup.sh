@@ -62,6 +62,9 @@ install_sidecar() {
     echo "setup: installing the Baileys sidecar's packages (npm ci)"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+  # npm ci patches Baileys (postinstall); an install from before the patch
+  # existed gets it here. Idempotent.
+  (cd "$dir" && node scripts/patch-baileys.js)
 }
 
 # build DIR [cmake args...]

@@ -57,7 +57,8 @@ std::string sidecar_settings_json(const baileys_config& baileys) {
                           {"allowedUsers", baileys.allowed_users},
                           {"pairPhone", baileys.pair_phone},
                           {"reconnectInitialMs", baileys.reconnect_initial.count()},
-                          {"reconnectMaxMs", baileys.reconnect_max.count()}};
+                          {"reconnectMaxMs", baileys.reconnect_max.count()},
+                          {"receiptAfterSpool", baileys.receipt_after_spool}};
   return settings.dump();
 }
 

@@ -26,7 +26,8 @@ caf::error check_sidecar_installed(const std::string& dir);
 std::string media_dir(const account_config& account, const std::string& account_dir);
 
 /// The --settings JSON of the sidecar: mode, allowedUsers, pairPhone,
-/// reconnectInitialMs, reconnectMaxMs (docs/sidecar.md, "Command line").
+/// reconnectInitialMs, reconnectMaxMs, receiptAfterSpool (docs/sidecar.md,
+/// "Command line").
 std::string sidecar_settings_json(const baileys_config& baileys);
 
 /// The sidecar's state directory: <account_dir>/baileys (auth and spool).

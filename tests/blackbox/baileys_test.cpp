@@ -336,3 +336,71 @@ TEST_CASE("wabridge pair shows the QR code and exits once linked, with and witho
     CHECK(bridge.stop(30s) == 0);
   }
 }
+
+TEST_CASE(
+    "with receipt_after_spool a message survives a kill -9 of the sidecar right after "
+    "WhatsApp's delivery receipt",
+    "[blackbox][baileys]") {
+  require_sidecar_installed();
+  temp_dir dir;
+  // A JS fake socket. The first sidecar gets one message the way the patched
+  // Baileys hands it over: the receipt hook (spool, fsync), then the receipt
+  // (recorded in the call log), then, synchronously, SIGKILL: before the
+  // sidecar could make the event, so only its spool has the message. The
+  // sidecar the worker starts next gets the same message again normally.
+  const std::string marker = dir.file("died-once");
+  const std::string calls = dir.file("fake-calls.jsonl");
+  const std::string message = text_message("3EB0R1", "receipt first");
+  write_file(dir.file("fake.mjs"),
+             "import fs from 'node:fs';\n"
+             "const msg = " +
+                 message +
+                 ";\n"
+                 "export function createSocket(ctx) {\n"
+                 "  const sock = new ctx.FakeSocket(ctx.world, ctx);\n"
+                 "  setTimeout(async () => {\n"
+                 "    sock.open();\n"
+                 "    if (fs.existsSync('" +
+                 marker +
+                 "')) return sock.incoming(msg, 'notify');\n"
+                 "    fs.writeFileSync('" +
+                 marker +
+                 "', 'x');\n"
+                 "    ctx.beforeReceipt(msg, 'notify', () => {});\n"
+                 "    fs.appendFileSync('" +
+                 calls +
+                 "', '{\"method\":\"sendReceipt\"}\\n');\n"
+                 "    process.kill(process.pid, 'SIGKILL');\n"
+                 "  }, 50);\n"
+                 "  return sock;\n"
+                 "}\n");
+  fake_socket_env env(dir.file("fake.mjs"), calls);
+  bridge_options options;
+  options.port = free_loopback_port();
+  options.data_dir = dir.file("data");
+  options.accounts = {sim_account{"main", 20.0, 0, 3, ""}};
+  write_file(dir.file("cfg.toml"), config_text(options) + baileys_account_toml("phone"));
+  bridge_process bridge(dir.file("cfg.toml"), dir.file("bridge.log"), options.port);
+  bridge.start();
+  INFO("log:\n" << log_tail(bridge.log()));
+  const http_client client(options.port);
+
+  REQUIRE(eventually([&] { return count_of(read_file(calls), "\"method\":\"sendReceipt\"") == 2; },
+                     60s, 100ms));
+  CHECK(count_of(bridge.log(), "upstream account=phone spawned") >= 2);
+  std::vector<json> events;
+  REQUIRE(eventually(
+      [&] {
+        events = read_all_events(client, "phone", fresh_consumer());
+        return !events_with_id(events, "3EB0R1").empty();
+      },
+      30s, 200ms));
+  std::this_thread::sleep_for(500ms);  // room for a duplicate to show up
+  events = read_all_events(client, "phone", fresh_consumer());
+  REQUIRE(events_with_id(events, "3EB0R1").size() == 1);
+  const json event = events_with_id(events, "3EB0R1").at(0);
+  // Replayed from the dead sidecar's spool, ahead of the redelivered copy.
+  CHECK(string_field(event, "origin") == "offline");
+  CHECK(string_field(event, "body") == "receipt first");
+  CHECK(bridge.stop(30s) == 0);
+}

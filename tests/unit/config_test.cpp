@@ -712,6 +712,11 @@ TEST_CASE("baileys knobs must be strings and relative sidecar_dir resolves", "[c
             .accounts[0]
             .baileys.sidecar_dir == "/opt/wa/sc");
   CHECK(config_of(baileys + "sidecar_dir = \"\"\n").accounts[0].baileys.sidecar_dir.empty());
+  require_problem(baileys + "receipt_after_spool = \"yes\"\n",
+                  "account[0].baileys.receipt_after_spool", 5, "must be true or false");
+  CHECK(config_of(baileys).accounts[0].baileys.receipt_after_spool);
+  CHECK_FALSE(
+      config_of(baileys + "receipt_after_spool = false\n").accounts[0].baileys.receipt_after_spool);
 }
 
 // --- printing and lookup ----------------------------------------------------

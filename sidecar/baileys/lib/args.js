@@ -1,7 +1,7 @@
 // The command line (docs/sidecar.md, "Command line"), as upstream/baileys_launch.cpp builds it:
 //   node index.js --account A --state-dir DIR --media-dir DIR --settings JSON
 // settings: {"mode":"bot"|"self-chat","allowedUsers":[...],"pairPhone":"...",
-//            "reconnectInitialMs":N,"reconnectMaxMs":N}
+//            "reconnectInitialMs":N,"reconnectMaxMs":N,"receiptAfterSpool":bool}
 
 export const DEFAULT_SETTINGS = Object.freeze({
   mode: 'bot',
@@ -9,6 +9,9 @@ export const DEFAULT_SETTINGS = Object.freeze({
   pairPhone: '',
   reconnectInitialMs: 1000,
   reconnectMaxMs: 60000,
+  // Delivery receipts wait until the message is in the spool (fsync'd):
+  // needs Baileys patched by scripts/patch-baileys.js (docs/sidecar.md).
+  receiptAfterSpool: true,
 });
 
 /** Throws an Error naming the first problem; returns { account, stateDir, mediaDir, settings }. */
@@ -47,6 +50,7 @@ export function parseSettings(text) {
     if (typeof s[key] !== 'number' || !Number.isFinite(s[key]) || s[key] <= 0)
       throw new Error(`settings.${key} must be a positive number of milliseconds`);
   }
+  if (typeof s.receiptAfterSpool !== 'boolean') throw new Error('settings.receiptAfterSpool must be true or false');
   if (s.reconnectMaxMs < s.reconnectInitialMs) throw new Error('settings.reconnectMaxMs must be >= reconnectInitialMs');
   return s;
 }

@@ -6,7 +6,9 @@ import pino from 'pino';
 /**
  * The backend interface (lib/fake_socket.js implements the same):
  *   name, version
- *   createSocket({ authDir, getMessage }) → a Baileys socket
+ *   createSocket({ authDir, getMessage, beforeReceipt? }) → a Baileys socket;
+ *     beforeReceipt(msg, type, clean) is awaited before each delivery receipt
+ *   receiptHook: true when beforeReceipt takes effect (Baileys is patched)
  *   downloadMedia(msg, sock) → Buffer | readable stream
  *   reviveMessage(storable) → a message Baileys can work with again
  *   resolvePn(sock, lid) → the phone JID of a LID, or null
@@ -26,6 +28,8 @@ export async function loadBaileysBackend({ log, logLevel = 'warn' } = {}) {
     // layout changed: nothing to silence
   }
   const logger = pino({ level: logLevel, base: { lib: 'baileys' } }, pino.destination({ fd: 2, sync: true }));
+
+  const receiptHook = await isReceiptHookInstalled();
 
   let packageVersion = '';
   try {
@@ -62,7 +66,9 @@ export async function loadBaileysBackend({ log, logLevel = 'warn' } = {}) {
     version: packageVersion,
     logger,
 
-    async createSocket({ authDir, getMessage }) {
+    receiptHook,
+
+    async createSocket({ authDir, getMessage, beforeReceipt }) {
       const { state, saveCreds } = await useMultiFileAuthState(authDir);
       const setKeys = state.keys.set.bind(state.keys);
       state.keys.set = (data) => track(setKeys(data));
@@ -75,6 +81,8 @@ export async function loadBaileysBackend({ log, logLevel = 'warn' } = {}) {
         syncFullHistory: false,
         emitOwnEvents: false, // our own sends are not echoed back as messages.upsert
         getMessage: async (key) => getMessage?.(key),
+        // Read by the patched messages-recv.js (scripts/patch-baileys.js).
+        ...(beforeReceipt ? { wabridgeBeforeReceipt: beforeReceipt } : {}),
       });
       sock.ev.on('creds.update', () => {
         track(saveCreds()).catch((err) => log?.error?.(`saving credentials failed: ${err?.message || err}`));
@@ -110,4 +118,17 @@ export async function loadBaileysBackend({ log, logLevel = 'warn' } = {}) {
       return mapping.getPNForLID(lid);
     },
   };
+}
+
+/** Whether scripts/patch-baileys.js has patched the installed Baileys. */
+async function isReceiptHookInstalled() {
+  try {
+    const { createRequire } = await import('node:module');
+    const { readFileSync } = await import('node:fs');
+    const require = createRequire(import.meta.url);
+    const file = require.resolve('@whiskeysockets/baileys/lib/Socket/messages-recv.js');
+    return readFileSync(file, 'utf8').includes('wabridge:beforeReceipt');
+  } catch {
+    return false;
+  }
 }

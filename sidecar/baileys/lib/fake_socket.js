@@ -4,7 +4,9 @@
 // EventEmitter with 'connection.update', 'creds.update', 'messages.upsert'),
 // `user`, `authState.creds.registered`, and sendMessage, sendPresenceUpdate,
 // readMessages, groupMetadata, requestPairingCode, end, logout. Tests drive it
-// with qr(), open(), close(), loggedOut() and deliver().
+// with qr(), open(), close(), loggedOut(), deliver() and incoming() (the
+// receipt-then-upsert order of Baileys' handleMessage, with the
+// wabridgeBeforeReceipt hook of the patched Baileys).
 //
 // FakeWorld is what outlives one socket: groups, media, the pairing code,
 // armed failures and delays, and the record of every call.
@@ -105,8 +107,10 @@ export class FakeWorld {
 }
 
 export class FakeSocket {
-  constructor(world = new FakeWorld()) {
+  constructor(world = new FakeWorld(), options = {}) {
     this.world = world;
+    // Like the config of a patched Baileys socket (scripts/patch-baileys.js).
+    this.beforeReceipt = options.beforeReceipt || null;
     this.ev = new EventEmitter();
     this.ev.setMaxListeners(50);
     this.user = undefined;
@@ -211,13 +215,40 @@ export class FakeSocket {
     this.ev.emit('messages.upsert', { messages, type });
   }
 
+  /**
+   * One incoming message the way Baileys 7.0.0-rc14 patched handles it: the
+   * beforeReceipt hook (awaited), then the delivery receipt (recorded as a
+   * `sendReceipt` call), then messages.upsert. A hook that throws means a
+   * NACK (recorded as `sendNack`) and no upsert, as in Baileys' error path.
+   * `dieAfterReceipt` kills this process with SIGKILL right after the
+   * receipt: the window in which an unpatched Baileys loses the message.
+   */
+  async incoming(msg, type = 'notify', { dieAfterReceipt = false } = {}) {
+    const jid = msg?.key?.remoteJid;
+    const id = msg?.key?.id;
+    if (this.beforeReceipt) {
+      try {
+        await this.beforeReceipt(msg, type, (m) => {
+          m.key.remoteJid = normalizeJid(m.key.remoteJid);
+          if (m.key.participant) m.key.participant = normalizeJid(m.key.participant);
+        });
+      } catch (err) {
+        await this.call('sendNack', [jid, id, err?.message || String(err)], async () => undefined);
+        return;
+      }
+    }
+    await this.call('sendReceipt', [jid, id], async () => undefined);
+    if (dieAfterReceipt) process.kill(process.pid, 'SIGKILL');
+    this.ev.emit('messages.upsert', { messages: [msg], type });
+  }
+
   /** Holds an upsert back, as Baileys does while it syncs, until ev.flush(). */
   hold(messages, type = 'append') {
     this.held.push({ messages, type });
   }
 }
 
-const SOCKET_CUES = new Set(['qr', 'open', 'close', 'logged_out', 'messages', 'message', 'hold', 'flush']);
+const SOCKET_CUES = new Set(['qr', 'open', 'close', 'logged_out', 'messages', 'message', 'incoming', 'hold', 'flush']);
 
 /**
  * Plays a cue file against the sockets the sidecar creates, one after the
@@ -313,7 +344,7 @@ export class CueDriver {
         sock = await this.liveSocket();
         if (!sock) return;
       }
-      this.play(cue, sock);
+      await this.play(cue, sock);
     }
   }
 
@@ -338,6 +369,8 @@ export class CueDriver {
       case 'message':
         sock.deliver([cue.msg], cue.type || 'notify');
         break;
+      case 'incoming':
+        return sock.incoming(cue.msg, cue.type || 'notify', { dieAfterReceipt: Boolean(cue.dieAfterReceipt) });
       case 'hold':
         sock.hold(cue.messages || [cue.msg], cue.type || 'append');
         break;
@@ -384,10 +417,11 @@ export function fakeBackend({ world = new FakeWorld(), factory = null, driver = 
   return {
     name: 'fake',
     version: 'fake',
+    receiptHook: true, // FakeSocket.incoming() calls it
     world,
     driver,
     async createSocket(opts = {}) {
-      const sock = factory ? await factory({ ...opts, world, FakeSocket, FakeWorld, fakeBoom }) : new FakeSocket(world);
+      const sock = factory ? await factory({ ...opts, world, FakeSocket, FakeWorld, fakeBoom }) : new FakeSocket(world, opts);
       driver?.attach(sock);
       onSocket?.(sock);
       return sock;

@@ -82,7 +82,10 @@ export class Sidecar {
       reconnectInitialMs: this.settings.reconnectInitialMs,
       reconnectMaxMs: this.settings.reconnectMaxMs,
       log: this.log,
-      socketOptions: { getMessage: async (key) => this.messages.get(key?.id)?.message },
+      socketOptions: {
+        getMessage: async (key) => this.messages.get(key?.id)?.message,
+        ...(this.settings.receiptAfterSpool ? { beforeReceipt: (msg, type, clean) => this.beforeReceipt(msg, type, clean) } : {}),
+      },
     });
     this.connection.on('state', (s) => this.onState(s));
     this.connection.on('socket', (sock) => this.onSocket(sock));
@@ -112,6 +115,8 @@ export class Sidecar {
     const s = this.settings;
     if (s.mode === 'bot' && !this.allow.all && this.allow.numbers.size + this.allow.jids.size === 0)
       this.log.warn('bot mode with an empty allowed_users takes nobody\'s messages; set allowed_users = ["*"] to take everybody\'s');
+    if (s.receiptAfterSpool && this.backend.receiptHook === false)
+      this.log.error('receipt_after_spool is on but the installed Baileys is not patched (run npm ci in sidecar/baileys): delivery receipts go out before messages reach the spool');
     if (this.allow.invalid.length)
       this.log.warn(`allowed_users entries ignored (not "*", digits or a JID): ${this.allow.invalid.join(', ')}`);
   }
@@ -156,14 +161,39 @@ export class Sidecar {
     sock.ev.on('messages.upsert', (upsert) => this.onUpsert(sock, upsert));
   }
 
+  // Called by the patched Baileys (scripts/patch-baileys.js) for each
+  // incoming message before it sends WhatsApp the delivery receipt, and
+  // awaited: the message goes through the filters and, when taken, into the
+  // spool (fsync'd) exactly as messages.upsert would take it. When Baileys
+  // emits the upsert later, the uid is already pending and is not taken
+  // twice. Throwing withholds the receipt (Baileys then NACKs the message,
+  // and WhatsApp keeps it for a later delivery): done when the spool cannot
+  // be written, so a receipt never goes out for a message we could lose.
+  // `clean` is Baileys' cleanMessage (JID normalisation) for our own copy:
+  // the original must stay as Baileys has it until after the receipt.
+  beforeReceipt(msg, type, clean) {
+    let copy;
+    try {
+      copy = this.backend.reviveMessage(storableMessage(msg));
+      clean?.(copy);
+    } catch (err) {
+      // Cannot make a copy to spool: let the ordinary upsert path take it.
+      this.log.warn(`${msg?.key?.remoteJid}/${msg?.key?.id}: not spooled before its receipt (${err?.message || err})`);
+      return;
+    }
+    const durable = this.onUpsert(this.sock, { type, messages: [copy] });
+    if (!durable) throw new Error('the spool cannot be written; delivery receipt withheld');
+  }
+
   // Runs inside Baileys' event emit. Everything up to the spool is
   // synchronous: when this returns, the messages taken are on disk (fsync'd),
-  // whatever happens to this process next.
+  // whatever happens to this process next. Returns false only when messages
+  // were taken but the spool could not be written.
   onUpsert(sock, upsert) {
     const type = upsert?.type;
     if (type !== 'notify' && type !== 'append') {
       this.log.debug(`messages.upsert of type ${type} ignored`);
-      return;
+      return true;
     }
     // notify: delivered now; append: the server held it while we were away.
     const origin = type === 'notify' ? 'live' : 'offline';
@@ -190,17 +220,19 @@ export class Sidecar {
       }
       accepted.push({ uid: uidOf(msg), origin, msg: stored, live: msg, check: verdict.take === 'check' });
     }
-    if (accepted.length === 0) return;
+    if (accepted.length === 0) return true;
     const fresh = new Set(this.spool.addRaw(accepted).map((it) => it.uid));
+    const durable = fresh.size === 0 || !this.spool.failed;
     const items = accepted.filter((it) => {
       if (fresh.has(it.uid)) return true;
       this.log.debug(`${it.uid} is already waiting for a confirm; not taken twice`);
       return false;
     });
-    if (items.length === 0) return;
+    if (items.length === 0) return durable;
     this.inbound
       .push(() => this.take(sock, items, ctx))
       .catch((err) => this.log.error(`taking ${items.length} message(s) failed: ${err?.stack || err}`));
+    return durable;
   }
 
   filterContext(sock) {
