@@ -14,12 +14,13 @@ namespace wabridge::torture {
 using nlohmann::json;
 
 crashing_consumer::crashing_consumer(uint16_t port, std::string account, std::string name,
-                                     uint64_t seed, violation_log& violations)
+                                     uint64_t seed, violation_log& violations, uid_index index_of)
     : port_(port),
       account_(std::move(account)),
       name_(std::move(name)),
       violations_(violations),
-      rng_(seed) {
+      rng_(seed),
+      index_of_(index_of ? std::move(index_of) : uid_index(sim::index_of_uid)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -121,9 +122,9 @@ void crashing_consumer::check_page(const std::string& body, uint64_t& first, uin
     if (seq != first + k)
       report("gap in a page: seq " + std::to_string(seq) + " at position " + std::to_string(k) +
              " of a page starting at " + std::to_string(first));
-    const auto index = sim::index_of_uid(uid);
+    const auto index = index_of_(uid);
     if (!index) {
-      report("seq " + std::to_string(seq) + " has a uid that is no sim uid: " + uid);
+      report("seq " + std::to_string(seq) + " has a uid that is not its upstream's: " + uid);
       continue;
     }
     if (index_plus_one_of_seq_.size() <= seq) index_plus_one_of_seq_.resize(seq * 2 + 1024, 0);

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -30,9 +31,13 @@ namespace wabridge::torture {
 
 class crashing_consumer {
  public:
+  /// The index of the upstream's event an eventUid names; nullopt when it
+  /// names none (a sim's uids by default).
+  using uid_index = std::function<std::optional<uint64_t>(const std::string& uid)>;
+
   /// Starts polling `account` on 127.0.0.1:port as consumer `name`.
   crashing_consumer(uint16_t port, std::string account, std::string name, uint64_t seed,
-                    violation_log& violations);
+                    violation_log& violations, uid_index index_of = {});
   ~crashing_consumer();
   crashing_consumer(const crashing_consumer&) = delete;
   crashing_consumer& operator=(const crashing_consumer&) = delete;
@@ -77,6 +82,7 @@ class crashing_consumer {
   std::atomic<uint64_t> replayed_{0};
   std::mutex history_mutex_;
   // The test's memory (not the consumer's): survives its crashes.
+  uid_index index_of_;
   std::vector<uint64_t> index_plus_one_of_seq_;  // [seq] -> sim index + 1; 0 = never delivered
   std::vector<uint64_t> seq_of_index_;           // [sim index] -> seq; 0 = never delivered
   std::thread thread_;

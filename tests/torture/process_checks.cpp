@@ -61,6 +61,14 @@ std::string process_tree_problem(const std::string& run_dir, pid_t supervisor) {
       problems += "orphan outside the bridge's group: " + who + "; ";
       return;
     }
+    if (contains(cmdline, "index.js") && contains(cmdline, " --state-dir ")) {
+      // A Baileys sidecar. One per state dir, ever (its flock): two would
+      // mean two writers of one spool and two WhatsApp connections.
+      if (++sims_per_ledger[argument_after(cmdline, "--state-dir")] == 2)
+        problems += "a second sidecar on one state dir: " + who + "; ";
+      if (workers.size() == 1 && stat.ppid != workers.front())
+        problems += "sidecar not under the current worker: " + who + "; ";
+    }
     if (contains(cmdline, " sim-upstream ")) {
       if (workers.size() == 1 && stat.ppid != workers.front())
         problems += "sim not under the current worker: " + who + "; ";

@@ -1,14 +1,16 @@
 // wabridge_torture: the fault-torture runner (issue #6, "Proof").
 //
 // Runs the real bridge (`wabridge run`, two sim accounts at a few thousand
-// events/s) while a consumer per account polls, acks and now and then
-// crashes, and injects one random fault per cycle: kill -9 of the
-// supervisor, the worker or a sim upstream, SIGTERM, SIGHUP, a replaced
-// binary or a replaced config. After every cycle (bridge ready again) it
-// compares each journal with its sim's ledger and checks the process tree;
-// at the end of each epoch (a graceful stop, a restart that lets the sims
-// run dry, a final stop) it checks everything exactly, from disk. Violations
-// are counted and described, never fatal; the summary line says
+// events/s, and a Baileys account: the real sidecar on a fake WhatsApp,
+// tests/torture/fake_whatsapp.mjs, at 100 messages/s) while a consumer per
+// account polls, acks and now and then crashes, and injects one random fault
+// per cycle: kill -9 of the supervisor, the worker or an upstream (a sim or
+// the sidecar), SIGTERM, SIGHUP, a replaced binary or a replaced config. After every cycle (bridge
+// ready again) it compares each journal with its sim's ledger and checks the process tree; at the
+// end of each epoch (a graceful stop, a restart that lets the sims run dry, a final stop) it checks
+// everything exactly, from disk. For the Baileys account the reference is the fake WhatsApp's
+// record of delivery receipts (torture/whatsapp_checks.hpp). Violations are counted and described,
+// never fatal; the summary line says
 //   torture: cycles=N violations=V faults={...} ...
 // and the exit code is non-zero when V > 0 or no cycle ran.
 //
@@ -26,6 +28,7 @@
 #include "torture/journal_checks.hpp"
 #include "torture/process_checks.hpp"
 #include "torture/violation_log.hpp"
+#include "torture/whatsapp_checks.hpp"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -58,6 +61,7 @@ struct run_options {
   uint64_t epoch_cycles = 50;
   bool verbose = false;
   bool keep = false;
+  bool whatsapp = true;  // the Baileys account on the fake WhatsApp
 };
 
 // What the run found, for main() to print after the Catch2 session.
@@ -114,6 +118,21 @@ const std::string supervisor_toml =
 constexpr double alpha_rate = 2000.0;
 constexpr double alpha_other_rate = 2500.0;  // what a replaced config switches to
 constexpr double beta_rate = 800.0;
+constexpr double whatsapp_rate = 100.0;  // messages/s of the fake WhatsApp
+const std::string whatsapp_account = "wa";
+
+std::string sidecar_dir() {
+  return test::source_dir() + "/sidecar/baileys";
+}
+
+// The Baileys account: the checkout's sidecar, everybody's messages taken,
+// quick reconnects (the fake connects at once).
+std::string whatsapp_account_toml() {
+  return "[[account]]\nname = \"" + whatsapp_account +
+         "\"\nupstream = \"baileys\"\n\n[account.baileys]\nsidecar_dir = \"" + sidecar_dir() +
+         "\"\nallowed_users = [\"*\"]\nreconnect_initial = \"100ms\"\nreconnect_max = "
+         "\"1s\"\n";
+}
 
 // Copies `from` to `to` through a temp file and a rename, as an installer
 // does (a new inode; a running binary cannot be overwritten in place).
@@ -151,7 +170,17 @@ class epoch {
     bridge_.accounts = {test::sim_account{"alpha", alpha_rate, 0, seed * 2 + 1},
                         test::sim_account{"beta", beta_rate, 0, seed * 2 + 2}};
     config_path_ = dir_ + "/wabridge.toml";
-    test::write_file(config_path_, test::config_text(bridge_));
+    if (options.whatsapp) {
+      // The sidecar inherits these through the supervisor and the worker.
+      const std::string wa_dir = dir_ + "/whatsapp";
+      fs::create_directories(wa_dir);
+      ::setenv("WABRIDGE_SIDECAR_FAKE_SOCKET",
+               (test::source_dir() + "/tests/torture/fake_whatsapp.mjs").c_str(), 1);
+      ::setenv("WABRIDGE_TORTURE_WA_DIR", wa_dir.c_str(), 1);
+      ::setenv("WABRIDGE_TORTURE_WA_RATE", std::to_string(whatsapp_rate).c_str(), 1);
+      whatsapp_ = std::make_unique<whatsapp_checks>(whatsapp_account, wa_dir, violations_);
+    }
+    test::write_file(config_path_, config_file_text());
     process_ =
         std::make_unique<test::bridge_process>(config_path_, dir_ + "/bridge.log", bridge_.port);
     process_->set_binary(binary);
@@ -177,6 +206,14 @@ class epoch {
         consumers_.push_back(
             std::make_unique<crashing_consumer>(bridge_.port, bridge_.accounts[i].name, "torture",
                                                 bridge_.accounts[i].seed * 7 + i, violations_));
+    if (whatsapp_ && consumers_.size() == bridge_.accounts.size())
+      consumers_.push_back(std::make_unique<crashing_consumer>(
+          bridge_.port, whatsapp_account, "torture", bridge_.accounts[0].seed * 7 + 99, violations_,
+          [](const std::string& uid) -> std::optional<uint64_t> {
+            const uint64_t index = torture_message_index(uid);
+            if (index == 0) return std::nullopt;
+            return index;
+          }));
   }
 
   void inject(fault f, std::mt19937_64& rng, const std::string& binary) {
@@ -202,6 +239,7 @@ class epoch {
   void check_cycle() {
     check_process_tree(process_->pid());
     for (auto& check : checks_) check.check_running(bridge_.port, bridge_.data_dir);
+    if (whatsapp_) whatsapp_->check_running(bridge_.port);
   }
 
   /// The end: a graceful stop checked exactly from disk; a restart with the
@@ -213,7 +251,9 @@ class epoch {
       auto ledger = sim::read_ledger(test::ledger_dir(bridge_.data_dir, bridge_.accounts[i].name));
       if (ledger) bridge_.accounts[i].total = std::max<uint64_t>(ledger->generated, 1);
     }
-    write_by_rename(config_path_, test::config_text(bridge_));
+    // The fake WhatsApp stops generating; it still redelivers what has no receipt.
+    if (whatsapp_) test::write_file(whatsapp_->wa_dir() + "/stop", "");
+    write_by_rename(config_path_, config_file_text());
     process_->start(60s);
     const bool caught_up = test::eventually(
         [&] {
@@ -228,7 +268,7 @@ class epoch {
                 test::uint_field(json::parse(health.body, nullptr, false), "lastSeq", 0);
             if (consumers_[i]->acked() < last) return false;
           }
-          return true;
+          return !whatsapp_ || whatsapp_caught_up();
         },
         90s, 50ms);
     if (!caught_up) violations_.add("consumers did not reach the end of the journals in 90 s");
@@ -241,7 +281,16 @@ class epoch {
                         std::to_string(consumers_[i]->acked()) + " of " +
                         std::to_string(checks_[i].last_seq()));
     }
-    stop_and_check_on_disk();
+    if (whatsapp_) {
+      auto& consumer = *consumers_.back();
+      whatsapp_->check_running(bridge_.port);
+      consumer.stop();
+      consumer.check_seen_everything(whatsapp_->last_seq());
+      if (consumer.acked() != whatsapp_->last_seq())
+        violations_.add(whatsapp_account + ": consumer acked " + std::to_string(consumer.acked()) +
+                        " of " + std::to_string(whatsapp_->last_seq()));
+    }
+    stop_and_check_on_disk(/*complete=*/true);
     check_process_tree(-1);
   }
 
@@ -260,10 +309,33 @@ class epoch {
     for (size_t i = 0; i < checks_.size(); ++i)
       out << bridge_.accounts[i].name << " seq=" << checks_[i].last_seq()
           << " acked=" << (i < consumers_.size() ? consumers_[i]->acked() : 0) << " ";
+    if (whatsapp_) {
+      const auto side = read_whatsapp_side(whatsapp_->wa_dir());
+      out << whatsapp_account << " seq=" << whatsapp_->last_seq()
+          << " acked=" << (consumers_.size() > checks_.size() ? consumers_.back()->acked() : 0)
+          << " receipted=" << side.receipted.size() << " ";
+    }
     return out.str();
   }
 
  private:
+  std::string config_file_text() const {
+    return test::config_text(bridge_) + (whatsapp_ ? whatsapp_account_toml() : std::string());
+  }
+
+  // Everything the fake WhatsApp generated has its receipt, is journaled
+  // (seqs are contiguous and unique per message, so the count says it) and
+  // was acked by the consumer.
+  bool whatsapp_caught_up() const {
+    const auto side = read_whatsapp_side(whatsapp_->wa_dir());
+    if (side.receipted.size() != side.generated) return false;
+    const auto health =
+        test::http_client(bridge_.port).get(test::account_path(whatsapp_account, "/health"));
+    if (health.status != 200) return false;
+    const auto last = test::uint_field(json::parse(health.body, nullptr, false), "lastSeq", 0);
+    return last == side.generated && consumers_.back()->acked() >= last;
+  }
+
   std::string binary_in_use() const { return run_dir_ + "/bin/wabridge"; }
 
   void check_process_tree(pid_t supervisor) {
@@ -312,9 +384,12 @@ class epoch {
   }
 
   void kill9_upstream(std::mt19937_64& rng) {
-    const auto& acc =
-        bridge_
-            .accounts[std::uniform_int_distribution<size_t>(0, bridge_.accounts.size() - 1)(rng)];
+    std::vector<std::string> names;
+    for (const auto& account : bridge_.accounts) names.push_back(account.name);
+    if (whatsapp_) names.push_back(whatsapp_account);
+    const struct {
+      std::string name;
+    } acc{names[std::uniform_int_distribution<size_t>(0, names.size() - 1)(rng)]};
     const test::http_client client(bridge_.port);
     auto upstream = [&]() -> json {
       const auto reply = client.get(test::account_path(acc.name, "/status"));
@@ -372,7 +447,7 @@ class epoch {
     return log_since(log_offset).find("drain timeout") != std::string::npos;
   }
 
-  void stop_and_check_on_disk() {
+  void stop_and_check_on_disk(bool complete = false) {
     const size_t log_offset = process_->log().size();
     const int code = process_->stop(30s);
     if (drain_timed_out(log_offset))
@@ -387,6 +462,7 @@ class epoch {
                       pids_text(process_->group_members()));
     const bool clean = last_drain_clean(log_offset);
     for (auto& check : checks_) check.check_stopped(bridge_.data_dir, clean);
+    if (whatsapp_) whatsapp_->check_stopped(bridge_.data_dir, complete);
   }
 
   void sigterm_and_restart() {
@@ -413,7 +489,7 @@ class epoch {
   void replace_config() {
     auto& alpha = bridge_.accounts.front();
     alpha.rate = alpha.rate == alpha_rate ? alpha_other_rate : alpha_rate;
-    write_by_rename(config_path_, test::config_text(bridge_));
+    write_by_rename(config_path_, config_file_text());
   }
 
   std::string run_dir_;
@@ -423,6 +499,7 @@ class epoch {
   std::string config_path_;
   std::unique_ptr<test::bridge_process> process_;
   std::vector<journal_checks> checks_;
+  std::unique_ptr<whatsapp_checks> whatsapp_;  // null with --no-whatsapp
   std::vector<std::unique_ptr<crashing_consumer>> consumers_;
 };
 
@@ -559,13 +636,20 @@ bool parse_options(int argc, char** argv) {
       options.verbose = true;
     } else if (arg == "--keep") {
       options.keep = true;
+    } else if (arg == "--no-whatsapp") {
+      options.whatsapp = false;
     } else {
       std::cerr << "usage: wabridge_torture [--cycles N] [--seed S] [--minutes M] "
-                   "[--epoch-cycles E] [--verbose] [--keep]\n";
+                   "[--epoch-cycles E] [--verbose] [--keep] [--no-whatsapp]\n";
       return false;
     }
   }
   if (!seed_given) options.seed = std::random_device{}();
+  if (options.whatsapp && !fs::exists(sidecar_dir() + "/node_modules/@whiskeysockets/baileys")) {
+    std::cerr << "wabridge_torture: the Baileys sidecar is not installed (npm ci in "
+              << sidecar_dir() << "; scripts/setup.sh does it); --no-whatsapp runs without it\n";
+    return false;
+  }
   return true;
 }
 
