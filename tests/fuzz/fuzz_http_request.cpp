@@ -36,8 +36,22 @@ namespace {
 uint16_t port = 0;
 uint64_t inputs = 0;
 
+// True when `reply` holds a whole response: headers and, when it has a
+// Content-Length, that many body bytes.
+bool complete_response(const std::string& reply) {
+  const size_t end = reply.find("\r\n\r\n");
+  if (end == std::string::npos) return false;
+  const std::string head = reply.substr(0, end);
+  size_t at = std::string::npos;
+  for (const char* name : {"Content-Length:", "content-length:"})
+    if ((at = head.find(name)) != std::string::npos) break;
+  if (at == std::string::npos) return false;  // chunked or close-delimited: wait for the close
+  const size_t length = std::strtoull(head.c_str() + at + 15, nullptr, 10);
+  return reply.size() >= end + 4 + length;
+}
+
 // Sends `request` on a fresh loopback connection and returns what came back
-// before the server closed it (or 2 s passed).
+// before the server closed it, a whole response arrived, or 2 s passed.
 std::string exchange(const std::string& request) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) std::abort();
@@ -57,20 +71,23 @@ std::string exchange(const std::string& request) {
   }
   // No half-close: httplib writes no response to a peer that has shut its
   // write side. Read until the server closes (framed requests say
-  // "Connection: close"), or until the reply has been quiet for 200 ms (raw
-  // requests may ask for keep-alive), or 2 s.
+  // "Connection: close"), a whole response is in (raw requests may ask for
+  // keep-alive), the reply has been quiet for 100 ms, or 2 s. An incomplete
+  // raw request gets no answer: the server gives up after its read_timeout
+  // (150 ms here), which bounds what such an input costs.
   std::string reply;
   char buf[65536];
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd pfd{fd, POLLIN, 0};
-    if (::poll(&pfd, 1, 200) <= 0) {
+    if (::poll(&pfd, 1, 100) <= 0) {
       if (!reply.empty()) break;
       continue;
     }
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
     reply.append(buf, static_cast<size_t>(n));
+    if (complete_response(reply)) break;
   }
   ::close(fd);
   return reply;
@@ -102,7 +119,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   fs::create_directories(dir);
   const std::string toml =
       "[bridge]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"" + (dir / "data").string() +
-      "\"\n[http]\nmax_wait = \"20ms\"\nmax_body_bytes = \"64KiB\"\nread_timeout = \"1s\"\n"
+      "\"\n[http]\nmax_wait = \"20ms\"\nmax_body_bytes = \"64KiB\"\nread_timeout = \"150ms\"\n"
       "[outbound]\nwait_timeout = \"50ms\"\n"
       "[log]\nlevel = \"error\"\n"
       "[[account]]\nname = \"main\"\nupstream = \"baileys\"\n"
