@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -102,10 +101,11 @@ void end_idle_keep_alive(const drainable_server& server, uint16_t port) {
 // exactly when no connection can be added any more.
 class draining_pool : public httplib::TaskQueue {
  public:
-  draining_pool(size_t threads, uint16_t port, const drainable_server& server)
+  draining_pool(size_t threads, uint16_t port, drainable_server& server)
       : pool_(threads), port_(port), server_(server) {}
   void enqueue(std::function<void()> fn) override { pool_.enqueue(std::move(fn)); }
   void shutdown() override {
+    server_.close_taken_listener();
     end_idle_keep_alive(server_, port_);
     pool_.shutdown();
   }
@@ -113,7 +113,7 @@ class draining_pool : public httplib::TaskQueue {
  private:
   httplib::ThreadPool pool_;
   uint16_t port_;
-  const drainable_server& server_;
+  drainable_server& server_;
 };
 
 std::string peer_key(const httplib::Request& req) {
@@ -155,14 +155,19 @@ void drainable_server::adopt(int fd) {
 
 void drainable_server::stop_accepting() {
   closing_ = true;
-  const int fd = svr_sock_;
-  if (fd < 0) return;
-  // An unconnected, non-listening socket in place of the listener: accept()
-  // on it fails at once and the loop ends (then closes this inert socket).
-  const int inert = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (inert < 0) return;
-  ::dup3(inert, fd, O_CLOEXEC);
-  ::close(inert);
+  // Take the descriptor away from the accept loop: the loop sees
+  // INVALID_SOCKET at its next check (within the idle interval; an accept()
+  // already under way fails with EBADF) and ends without closing it, and
+  // close_taken_listener() closes it from the loop's thread once the loop has
+  // ended. Replacing or closing the descriptor here instead would race with
+  // the loop's own close() of it, on a number that may be reused by then.
+  const int fd = svr_sock_.exchange(INVALID_SOCKET);
+  if (fd >= 0) taken_fd_ = fd;
+}
+
+void drainable_server::close_taken_listener() {
+  const int fd = taken_fd_.exchange(-1);
+  if (fd >= 0) ::close(fd);
 }
 
 }  // namespace wabridge

@@ -4,9 +4,10 @@
 // supervisor and the next worker too, and it leaves idle keep-alive
 // connections open until their timeout. drainable_server instead:
 //   - adopts an inherited listening socket;
-//   - stop_accepting() swaps our descriptor for an inert socket (dup3), so the
-//     accept loop ends and connections still arriving wait in the shared
-//     backlog for the next worker, untouched;
+//   - stop_accepting() takes our descriptor away from the accept loop
+//     (svr_sock_ becomes invalid), so the loop ends and connections still
+//     arriving wait in the shared backlog for the next worker, untouched; the
+//     loop's thread closes our descriptor once the loop has ended;
 //   - from stop_accepting() on, every response says "Connection: close", so
 //     a client closes its connection after the request in hand;
 //   - once the accept loop has ended, it closes the read side of connections
@@ -48,10 +49,15 @@ class drainable_server : public httplib::Server {
   /// True while a request from `peer` ("addr:port") is routed or answered.
   bool busy(const std::string& peer) const;
 
+  /// For the accept loop's thread once the loop has ended: closes the
+  /// descriptor stop_accepting() took, if any.
+  void close_taken_listener();
+
  private:
   mutable std::mutex busy_mutex_;
   std::map<std::string, int> busy_;  // peer -> requests between routing and logged response
   std::atomic<bool> closing_{false};
+  std::atomic<int> taken_fd_{-1};  // taken by stop_accepting(), not closed yet
 };
 
 }  // namespace wabridge
