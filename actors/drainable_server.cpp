@@ -154,14 +154,29 @@ void drainable_server::adopt(int fd) {
 }
 
 void drainable_server::stop_accepting() {
-  closing_ = true;
-  // Take the descriptor away from the accept loop: the loop sees
-  // INVALID_SOCKET at its next check (within the idle interval; an accept()
-  // already under way fails with EBADF) and ends without closing it, and
-  // close_taken_listener() closes it from the loop's thread once the loop has
-  // ended. Replacing or closing the descriptor here instead would race with
-  // the loop's own close() of it, on a number that may be reused by then.
-  const int fd = svr_sock_.exchange(INVALID_SOCKET);
+  if (closing_.exchange(true)) return;  // once: a second call must not touch fds
+  // Hand the accept loop an inert, non-listening socket in place of the
+  // shared listener and keep the listener's descriptor for ourselves:
+  //  - the loop's next accept() fails on the inert socket and the loop ends
+  //    (within its 20 ms idle interval at most), closing the inert socket
+  //    itself; connections arriving meanwhile wait in the shared backlog;
+  //  - svr_sock_ stays valid, which matters: httplib's request threads serve
+  //    a connection only while svr_sock_ != INVALID_SOCKET, so invalidating
+  //    it (as httplib's stop() does) drops connections accepted just before
+  //    with their requests unanswered (seen in the restart bench as a rare
+  //    failed request);
+  //  - nothing is dup'ed over a descriptor the loop may close concurrently
+  //    (the race ThreadSanitizer reported); the listener's descriptor is
+  //    closed by close_taken_listener() on the loop's thread after the loop.
+  const int inert = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (inert < 0) {
+    // No inert socket to hand over: fall back to invalidating (the loop
+    // still ends; connections in flight may be cut, as with httplib's stop()).
+    const int fd = svr_sock_.exchange(INVALID_SOCKET);
+    if (fd >= 0) taken_fd_ = fd;
+    return;
+  }
+  const int fd = svr_sock_.exchange(inert);
   if (fd >= 0) taken_fd_ = fd;
 }
 

@@ -4,10 +4,13 @@
 // supervisor and the next worker too, and it leaves idle keep-alive
 // connections open until their timeout. drainable_server instead:
 //   - adopts an inherited listening socket;
-//   - stop_accepting() takes our descriptor away from the accept loop
-//     (svr_sock_ becomes invalid), so the loop ends and connections still
-//     arriving wait in the shared backlog for the next worker, untouched; the
-//     loop's thread closes our descriptor once the loop has ended;
+//   - stop_accepting() takes our descriptor away from the accept loop and
+//     hands it an inert, non-listening socket instead, so the loop ends and
+//     connections still arriving wait in the shared backlog for the next
+//     worker, untouched; svr_sock_ stays valid so that connections already
+//     accepted are still served (httplib's request threads stop at an
+//     invalid svr_sock_); the loop's thread closes our descriptor once the
+//     loop has ended;
 //   - from stop_accepting() on, every response says "Connection: close", so
 //     a client closes its connection after the request in hand;
 //   - once the accept loop has ended, it closes the read side of connections
