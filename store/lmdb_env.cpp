@@ -3,6 +3,7 @@
 #include <lmdb.h>
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,6 +31,18 @@ bool is_map_full(const caf::error& err) {
 }
 
 namespace {
+
+// Less than this free on the environment's file system counts as full: LMDB
+// writes whole pages, so a short write means the next page did not fit.
+constexpr uint64_t nearly_full_bytes = 64 * 1024;
+
+bool filesystem_full(MDB_env* env) {
+  const char* path = nullptr;
+  if (env == nullptr || mdb_env_get_path(env, &path) != 0 || path == nullptr) return false;
+  struct statvfs fs {};
+  if (::statvfs(path, &fs) != 0) return false;
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < nearly_full_bytes;
+}
 
 MDB_val to_val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
@@ -150,7 +163,19 @@ lmdb_txn::~lmdb_txn() {
 caf::error lmdb_txn::commit() {
   MDB_txn* txn = txn_;
   txn_ = nullptr;
-  if (int rc = mdb_txn_commit(txn); rc != 0) return lmdb_error(rc, "mdb_txn_commit");
+  MDB_env* env = mdb_txn_env(txn);
+  if (int rc = mdb_txn_commit(txn); rc != 0) {
+    // LMDB reports a short pwrite() as EIO ("TODO: Use which error code?"
+    // in mdb_page_flush), and a write that runs into a full file system is
+    // often short rather than failing with ENOSPC. Tell the two apart by the
+    // file system's free space, so a full disk reads as journal_full
+    // (degraded until space returns) and not as an unexplained I/O error.
+    if (rc == EIO && filesystem_full(env))
+      return make_error(errc::journal_full,
+                        "mdb_txn_commit: Input/output error (a short write: the file system is "
+                        "full)");
+    return lmdb_error(rc, "mdb_txn_commit");
+  }
   return {};
 }
 
