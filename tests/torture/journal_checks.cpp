@@ -3,44 +3,13 @@
 
 #include "store/journal_store.hpp"
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
-#include <thread>
 
 namespace wabridge::torture {
 
 using nlohmann::json;
-using namespace std::chrono_literals;
-
-namespace {
-
-struct http_answer {
-  int status = 0;
-  std::string body;
-};
-
-// Retries while the bridge gives no answer or 503, up to `deadline`.
-http_answer ask(uint16_t port, const std::string& method, const std::string& path,
-                const std::string& body, std::chrono::milliseconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  for (;;) {
-    httplib::Client client("127.0.0.1", port);
-    client.set_connection_timeout(1, 0);
-    client.set_read_timeout(10, 0);
-    const httplib::Headers headers{{"Host", "127.0.0.1"}};
-    auto res = method == "GET" ? client.Get(path.c_str(), headers)
-                               : client.Post(path.c_str(), headers, body, "application/json");
-    if (res && res->status != 503) return http_answer{res->status, res->body};
-    if (std::chrono::steady_clock::now() >= until)
-      return http_answer{res ? res->status : 0, res ? res->body : httplib::to_string(res.error())};
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
-}  // namespace
 
 journal_checks::journal_checks(std::string account, uint64_t seed, uint32_t chats,
                                violation_log& violations)
@@ -95,19 +64,6 @@ void journal_checks::compare_with_ledger(const sim::ledger_state& ledger) {
 }
 
 bool journal_checks::check_running(uint16_t port, const std::string& data_dir) {
-  const std::string base = "/accounts/" + account_;
-  if (!explicit_) {
-    // Explicit mode: a poll never moves the cursor, so a page this checker
-    // failed to finish comes again.
-    const auto reply = ask(port, "POST", base + "/ack",
-                           json{{"up_to_seq", 0}, {"consumer", consumer_}}.dump(), 30s);
-    if (reply.status != 200) {
-      violations_.add(account_ + ": verifier's first ack answered " + std::to_string(reply.status) +
-                      " " + reply.body.substr(0, 200));
-      return false;
-    }
-    explicit_ = true;
-  }
   // The ledger first: whatever it counts as confirmed was committed before,
   // so the journal read afterwards must hold it.
   auto ledger = sim::read_ledger(ledger_dir(data_dir));
@@ -115,42 +71,11 @@ bool journal_checks::check_running(uint16_t port, const std::string& data_dir) {
     violations_.add(account_ + ": cannot read the sim ledger: " + describe(ledger.error()));
     return false;
   }
-  constexpr size_t page_limit = 1000;
-  const std::string path =
-      base + "/messages?limit=" + std::to_string(page_limit) + "&consumer=" + consumer_;
-  for (int pages = 0; pages < 100'000; ++pages) {
-    const auto reply = ask(port, "GET", path, {}, 30s);
-    if (reply.status != 200) {
-      violations_.add(account_ + ": verifier's GET /messages answered " +
-                      std::to_string(reply.status) + " " + reply.body.substr(0, 200));
-      return false;
-    }
-    const json page = json::parse(reply.body, nullptr, false);
-    if (!page.is_array()) {
-      violations_.add(account_ + ": GET /messages is no array: " + reply.body.substr(0, 200));
-      return false;
-    }
-    if (page.empty()) break;
-    uint64_t seq = 0;
-    for (const auto& event : page) {
-      seq = event.at("seq").get<uint64_t>();
-      if (seq != read_over_http_ + 1)
-        violations_.add(account_ + ": journal seq " + std::to_string(seq) + " follows seq " +
-                        std::to_string(read_over_http_) +
-                        " (not contiguous, or acked events came back)");
-      absorb(seq, event.at("eventUid").get<std::string>());
-      read_over_http_ = seq;
-      last_seq_ = std::max(last_seq_, seq);
-    }
-    const auto acked = ask(port, "POST", base + "/ack",
-                           json{{"up_to_seq", seq}, {"consumer", consumer_}}.dump(), 30s);
-    if (acked.status != 200) {
-      violations_.add(account_ + ": verifier's ack answered " + std::to_string(acked.status) + " " +
-                      acked.body.substr(0, 200));
-      return false;
-    }
-    if (page.size() < page_limit) break;  // reached the end as it was after the ledger read
-  }
+  const bool answered = reader_.read_new(port, [&](uint64_t seq, const std::string& uid) {
+    absorb(seq, uid);
+    last_seq_ = std::max(last_seq_, seq);
+  });
+  if (!answered) return false;
   compare_with_ledger(*ledger);
   return true;
 }

@@ -15,6 +15,7 @@
 
 #include "sim/sim_event_generator.hpp"
 #include "sim/sim_ledger.hpp"
+#include "torture/journal_reader.hpp"
 #include "torture/violation_log.hpp"
 
 #include <cstdint>
@@ -53,10 +54,8 @@ class journal_checks {
   std::string account_;
   sim::sim_event_generator generator_;
   violation_log& violations_;
-  std::string consumer_ = "torture-verify";
-  bool explicit_ = false;
+  journal_reader reader_{account_, violations_};  // check_running's view over HTTP
   uint64_t last_seq_ = 0;
-  uint64_t read_over_http_ = 0;  // check_running has read (and acked) seqs up to here
   std::vector<uint64_t> index_plus_one_of_seq_;  // [seq] -> sim index + 1
   std::vector<uint64_t> seq_of_index_;           // [sim index] -> seq; 0 = not journaled
   // [0, complete_prefix_) are known confirmed and journaled.

@@ -12,6 +12,7 @@
 // Problems go to the violation log; nothing here aborts the run.
 #pragma once
 
+#include "torture/journal_reader.hpp"
 #include "torture/violation_log.hpp"
 
 #include <cstdint>
@@ -54,10 +55,8 @@ class whatsapp_checks {
   std::string account_;
   std::string wa_dir_;
   violation_log& violations_;
-  std::string consumer_ = "torture-verify";
-  bool explicit_ = false;
+  journal_reader reader_{account_, violations_};
   uint64_t last_seq_ = 0;
-  uint64_t read_over_http_ = 0;
   std::vector<uint64_t> seq_of_index_;  // [message index] -> seq; 0 = not seen
 };
 
