@@ -39,7 +39,8 @@ class drainable_server : public httplib::Server {
   /// `threads` request threads (each keep-alive connection holds one).
   explicit drainable_server(size_t threads);
 
-  /// Serves `fd`, an already listening socket (from the supervisor).
+  /// Serves `fd`, an already listening socket (from the supervisor), and sets
+  /// TCP_NODELAY on it (inherited by the connections it accepts).
   void adopt(int fd);
 
   /// The listening descriptor in use (adopted or bound by httplib), -1 before.
