@@ -33,7 +33,7 @@ const char demo_text[] =
 
 [bridge]
 listen = "127.0.0.1:3000"      # loopback only
-data_dir = "./data"            # relative to the current directory for the demo
+data_dir = "./data"            # embedded demo (no -c): the working directory; with -c: beside this file
 default_account = "main"       # served at the bare paths (/messages, /send, ...)
 
 [supervisor]
