@@ -3,6 +3,7 @@
 // problem with its line and dotted key so an operator fixes them all at once.
 // No exception leaves this file: toml++ errors become config_problems.
 #include "config/config.hpp"
+#include "config/demo_config_toml.hpp"  // generated from config/demo.toml
 
 #include <arpa/inet.h>
 #include <toml++/toml.h>
@@ -23,40 +24,6 @@ namespace wabridge {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Kept byte-identical to config/demo.toml; a unit test compares the two so they
-// cannot drift. Embedded here because the build lists no generated sources.
-const char demo_text[] =
-    R"toml(# wabridge demo config: two simulated WhatsApp accounts, no phone needed.
-# Run it with `wabridge run` (no -c) or copy it as a starting point.
-# Every key is described in config/example.toml and docs/configuration.md.
-
-[bridge]
-listen = "127.0.0.1:3000"      # loopback only
-data_dir = "./data"            # embedded demo (no -c): the working directory; with -c: beside this file
-default_account = "main"       # served at the bare paths (/messages, /send, ...)
-
-[supervisor]
-drain_timeout = "10s"
-
-[[account]]
-name = "main"
-upstream = "sim"
-
-[account.sim]
-rate = 5.0                     # events per second
-total = 0                      # unlimited
-seed = 1
-
-[[account]]
-name = "support"               # served under /accounts/support/...
-upstream = "sim"
-
-[account.sim]
-rate = 2.0
-total = 0
-seed = 2                       # a different stream from "main"
-)toml";
 
 constexpr const char* duration_hint = "must be a duration string like \"10s\" or \"250ms\"";
 constexpr const char* size_hint = "must be a size string like \"512MiB\" or an integer byte count";
@@ -765,7 +732,7 @@ config_result load_demo_config() {
 }
 
 const std::string& demo_config_text() {
-  static const std::string text(demo_text);
+  static const std::string text(generated::demo_config_toml);
   return text;
 }
 
